@@ -1,0 +1,25 @@
+HELP = "list the shipped and user-trained models, and the real checkpoints this tool reads"
+
+
+def add_arguments(parser):
+    pass
+
+
+def run(args):
+    import pandas as pd
+
+    from ..zoo import KNOWN_REAL, list_models, load
+
+    rows = [load(name).describe() | {"tokenizer": _tokenizer_kind(name)} for name in list_models()]
+    print("Shipped and trained models:")
+    print(pd.DataFrame(rows).to_string(index=False) if rows else "  none yet: train one with `python -m explorer train`")
+    print("\nReal checkpoints it reads (load by id or local folder):")
+    print(pd.DataFrame([dict(model=k, family=f, params=p) for k, (f, p) in KNOWN_REAL.items()]).to_string(index=False))
+    return 0
+
+
+def _tokenizer_kind(name):
+    from ..tokenizers import KIND_OF_FAMILY
+    from ..zoo import TINY
+
+    return KIND_OF_FAMILY[TINY[name]["family"]] if name in TINY else "from checkpoint"

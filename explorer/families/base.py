@@ -1,0 +1,97 @@
+"""What every family shares: input checking, word spans, batching and progress."""
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import ExplorerError
+from ..text import join_words, split_words
+from ..trace import Trace
+
+
+@dataclass
+class Item:
+    """One input: a text (or a pair of texts) with the character span of every word."""
+
+    text: str
+    spans: list[tuple[str, int, int]]
+    pair: str | None = None
+    pair_spans: list[tuple[str, int, int]] | None = None
+
+    @property
+    def words(self) -> list[str]:
+        return [w for w, _, _ in self.spans + (self.pair_spans or [])]
+
+
+def make_item(text=None, pair=None, words=None) -> Item:
+    """An Item from free text (split into words here), gold words, or a sentence pair."""
+    if words is not None:
+        if text is not None:
+            raise ExplorerError("give either text or words, not both")
+        text, spans = join_words(list(words))
+    elif text is None:
+        raise ExplorerError("nothing to trace: give a text or a list of words")
+    else:
+        spans = split_words(text)
+    if pair is None:
+        return Item(text, spans)
+    return Item(text, spans, pair, split_words(pair) if isinstance(pair, str) else join_words(list(pair))[1])
+
+
+class Model:
+    """A traceable model of one family. Subclasses implement ``_run`` and the size properties."""
+
+    family: str = ""
+    causal: bool = False
+
+    def __init__(self, net: torch.nn.Module, tokenizer, name: str, card: dict | None = None):
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.card = card or {}
+
+    # -- sizes -------------------------------------------------------------
+    n_layers: int
+    n_heads: int
+    d_model: int
+    max_len: int
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokenizer)
+
+    def describe(self) -> dict:
+        return dict(name=self.name, family=self.family, params=self.n_params, layers=self.n_layers,
+                    heads=self.n_heads, d_model=self.d_model, context=self.max_len, vocab=self.vocab_size)
+
+    # -- tracing -----------------------------------------------------------
+    def trace(self, text=None, *, pair=None, words=None, attentions=True, logits=True) -> Trace:
+        """Trace one text, sentence pair, or list of gold words."""
+        return self._run([make_item(text, pair, words)], attentions=attentions, logits=logits)[0]
+
+    def trace_batch(self, inputs, *, batch_size=16, attentions=False, logits=False, progress=False) -> list[Trace]:
+        """Trace many inputs (texts, word lists, or (text, pair) tuples), padded in batches.
+
+        Pad positions are cut away before anything is returned, so they never reach features.
+        """
+        items = [make_item(words=x) if isinstance(x, list) else make_item(*x) if isinstance(x, tuple)
+                 else make_item(x) for x in inputs]
+        out = []
+        bar = tqdm(total=len(items), desc=f"tracing with {self.name}", disable=not progress, unit="input")
+        for i in range(0, len(items), batch_size):
+            out += self._run(items[i:i + batch_size], attentions=attentions, logits=logits)
+            bar.update(min(batch_size, len(items) - i))
+        bar.close()
+        return out
+
+    @torch.no_grad()
+    def _run(self, items: list[Item], attentions: bool, logits: bool) -> list[Trace]:
+        raise NotImplementedError
+
+    def save(self, directory: str | Path, card: dict | None = None) -> Path:
+        raise NotImplementedError

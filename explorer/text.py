@@ -1,0 +1,41 @@
+"""Checking user text and splitting it into words, the same way for every model."""
+import re
+import unicodedata
+
+from .errors import ExplorerError
+
+# Numbers keep their decimal point, words their apostrophes and hyphens; any other symbol
+# (punctuation, emoji) is a word of its own.
+WORD_PATTERN = r"\d+(?:[.,]\d+)*|\w+(?:['’-]\w+)*|[^\w\s]"
+_WORD = re.compile(WORD_PATTERN)
+
+
+def check_text(text: str, what: str = "text") -> str:
+    """Reject empty text and control characters (tabs and newlines are fine)."""
+    if not isinstance(text, str):
+        raise ExplorerError(f"{what} must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise ExplorerError(f"{what} is empty: type a sentence")
+    for i, ch in enumerate(text):
+        if ch not in "\t\n\r" and unicodedata.category(ch) == "Cc":
+            raise ExplorerError(f"{what} contains a control character U+{ord(ch):04X} at position {i}: remove it")
+    return text
+
+
+def split_words(text: str) -> list[tuple[str, int, int]]:
+    """Words with their character spans in ``text``."""
+    return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(check_text(text))]
+
+
+def join_words(words: list[str]) -> tuple[str, list[tuple[str, int, int]]]:
+    """Gold words (e.g. from a treebank) as one text, and each word's span in it."""
+    if not words:
+        raise ExplorerError("the word list is empty")
+    spans, pos = [], 0
+    for w in words:
+        check_text(w, f"word {w!r}")
+        if any(c.isspace() for c in w):
+            raise ExplorerError(f"word {w!r} contains whitespace")
+        spans.append((w, pos, pos + len(w)))
+        pos += len(w) + 1
+    return " ".join(words), spans

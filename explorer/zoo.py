@@ -1,0 +1,64 @@
+"""The registry: shipped tiny models, models the user trained, and well-known real checkpoints."""
+import os
+import re
+from pathlib import Path
+
+from .checkpoints import load_directory, load_hf
+from .errors import ExplorerError
+from .families.base import Model
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAINED = ROOT / "trained"
+# Where the Train page and `explorer train` put new models unless told otherwise.
+USER_MODELS = Path(os.environ.get("LT_HOME", Path.home() / ".linguistic_travelling")) / "models"
+
+VOCAB_SIZE = 8192
+# The shipped tiny models: one corpus, one token budget; GPT-3-tiny is the large one (scale is its story).
+TINY = {
+    "elmo-tiny": dict(family="elmo", size=dict(d_model=192, cell=768, n_layers=2)),
+    "gpt-tiny": dict(family="gpt", size=dict(d_model=192, n_layers=4, n_heads=4, context=256)),
+    "bert-tiny": dict(family="bert", size=dict(d_model=192, n_layers=4, n_heads=4, context=256)),
+    "gpt2-tiny": dict(family="gpt2", size=dict(d_model=192, n_layers=4, n_heads=4, context=256)),
+    "gpt3-tiny": dict(family="gpt3", size=dict(d_model=320, n_layers=8, n_heads=8, context=256, window=32)),
+}
+# Real checkpoints this tool knows how to read (downloaded on demand; parameters as published).
+KNOWN_REAL = {
+    "elmo-original (AllenNLP options.json + weights.hdf5)": ("elmo", "93.6M"),
+    "openai-gpt": ("gpt", "117M"),
+    "bert-base-uncased": ("bert", "110M"),
+    "bert-large-uncased": ("bert", "340M"),
+    "gpt2": ("gpt2", "124M"),
+    "gpt2-medium": ("gpt2", "355M"),
+    "gpt2-large": ("gpt2", "774M"),
+    "gpt2-xl": ("gpt2", "1.5B"),
+    "EleutherAI/gpt-neo-125m": ("gpt3", "125M"),
+    "EleutherAI/gpt-neo-1.3B": ("gpt3", "1.3B"),
+    "EleutherAI/gpt-neo-2.7B": ("gpt3", "2.7B"),
+}
+_HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+
+
+def list_models() -> list[str]:
+    """Shipped models that are trained, then the user's own trained models."""
+    shipped = [n for n in TINY if (TRAINED / n / "config.json").exists()]
+    user = sorted(str(p.parent) for p in USER_MODELS.glob("*/config.json")) if USER_MODELS.exists() else []
+    return shipped + user
+
+
+def load(name_or_path: str) -> Model:
+    """A shipped name ("bert-tiny"), a local checkpoint folder, or a Hugging Face id ("gpt2")."""
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise ExplorerError("no model given: name a shipped model, a checkpoint folder, or a Hugging Face id")
+    name = name_or_path.strip()
+    if name in TINY:
+        folder = TRAINED / name
+        if not (folder / "config.json").exists():
+            raise ExplorerError(f"{name} is not in {TRAINED}: train it with `python -m explorer train {TINY[name]['family']}`")
+        return load_directory(folder, name)
+    path = Path(name).expanduser()
+    if path.exists():
+        return load_directory(path)
+    if not _HUB_ID.match(name):
+        raise ExplorerError(f"{name} does not exist: give an existing checkpoint folder, a shipped name "
+                            f"({', '.join(TINY)}) or a Hugging Face id")
+    return load_hf(name, name)
