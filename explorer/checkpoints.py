@@ -56,6 +56,7 @@ def load_directory(directory: Path, name: str | None = None) -> Model:
 
 def _net_class(config):
     import transformers
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     model_type = config.model_type
     archs = config.architectures or []
@@ -66,7 +67,7 @@ def _net_class(config):
         return "bert", transformers.BertModel
     if model_type in _HF_FAMILY:
         return _HF_FAMILY[model_type], transformers.AutoModelForCausalLM
-    if model_type in transformers.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+    if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         return "gpt3", transformers.AutoModelForCausalLM  # other GPT-3-style open causal LMs
     raise ExplorerError(
         f"unsupported architecture {model_type!r} ({', '.join(archs) or 'no architectures listed'}): "
