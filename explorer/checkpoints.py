@@ -50,8 +50,14 @@ def load_directory(directory: Path, name: str | None = None) -> Model:
     if config.get("family") == "elmo":
         from .families.elmo import load as load_elmo
 
-        return load_elmo(directory, name or directory.name)
-    return load_hf(str(directory), name or directory.name, read_card(directory))
+        return load_elmo(directory, name or _display_name(directory))
+    return load_hf(str(directory), name or _display_name(directory), read_card(directory))
+
+
+def _display_name(directory: Path) -> str:
+    """A folder's name, with its parent's when the name alone says nothing (".../minilm/model")."""
+    return directory.name if directory.name not in ("model", "checkpoint", "final") else \
+        f"{directory.parent.name}/{directory.name}"
 
 
 def _net_class(config):
@@ -78,7 +84,9 @@ def _net_class(config):
 def load_hf(source: str, name: str, card: dict | None = None) -> HFModel:
     """A transformers checkpoint (folder or hub id) with eager attention, so attention maps exist."""
     from transformers import AutoConfig, AutoTokenizer
+    from transformers.utils import logging
 
+    logging.disable_progress_bar()
     try:
         config = AutoConfig.from_pretrained(source)
     except (OSError, ValueError) as e:

@@ -15,7 +15,7 @@ def run(args):
 
     model = load(args.model)
     tr = model.trace(args.text, pair=args.pair)
-    table = pd.DataFrame({"token": tr.tokens, "word": [None if w is None else tr.words[w] for w in tr.word_ids]})
+    table = pd.DataFrame({"token": tr.tokens, "word": ["" if w is None else tr.words[w] for w in tr.word_ids]})
     for layer, norms in enumerate(tr.hidden.norm(dim=-1)):
         table[f"|h{layer}|"] = norms.numpy().round(1)
     scores = tr.logits[0] if tr.logits is not None and tr.logits.dim() == 3 else tr.logits
