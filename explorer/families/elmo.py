@@ -200,7 +200,7 @@ class ElmoModel(Model):
     family = "elmo"
     causal = False
     n_heads = 0
-    max_len = 10_000  # an LSTM has no fixed context; this only bounds memory
+    max_len = 10_000  # positions, <S> and </S> included: an LSTM has no fixed context, this bounds memory
 
     def __init__(self, net: BiLM, tokenizer, name, card=None):
         super().__init__(net, tokenizer, name, card)
@@ -210,11 +210,12 @@ class ElmoModel(Model):
     @torch.no_grad()
     def _run(self, items, attentions, logits):
         words_batch = [item.words for item in items]
-        truncated = [len(words) > self.max_len for words in words_batch]
+        room = self.max_len - 2  # like [CLS]/[SEP] for BERT, <S> and </S> count against the limit
+        truncated = [len(words) > room for words in words_batch]
         if any(truncated):
             n = max(len(words) for words in words_batch)
-            warnings.warn(f"input of {n} words cut to {self.name}'s limit of {self.max_len}", TruncationWarning)
-            words_batch = [words[: self.max_len] for words in words_batch]
+            warnings.warn(f"input of {n} words cut to {self.name}'s limit of {room}", TruncationWarning)
+            words_batch = [words[:room] for words in words_batch]
         chars, mask = char_ids(words_batch, self.net.max_chars)
         out = self.net(chars, mask, with_logits=logits)
         ids = word_ids(self.tokenizer, words_batch)
