@@ -1,0 +1,20 @@
+"""Linguistic Travelling in the browser. Navigation only: every page is a module in explorer/ui."""
+import streamlit as st
+
+from explorer.ui import common
+
+st.set_page_config(page_title="Linguistic Travelling", page_icon="🧭", layout="wide")
+
+PAGES = {
+    "Explore": [
+        st.Page("explorer/ui/journey.py", title="Journey", icon=":material/route:", default=True),
+        st.Page("explorer/ui/compare.py", title="Compare", icon=":material/view_column:"),
+    ],
+    "Models": [
+        st.Page("explorer/ui/models.py", title="Models", icon=":material/deployed_code:"),
+    ],
+}
+
+page = st.navigation(PAGES, expanded=True)
+common.sidebar()
+page.run()

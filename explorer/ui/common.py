@@ -1,0 +1,277 @@
+"""What every page shares: the model picker, loading and caching, messages instead of tracebacks, downloads.
+
+Models are loaded once per process (``st.cache_resource``); analyses are cached by their inputs
+(``cached``), and the warnings they raised (e.g. truncation) are replayed on every cache hit.
+"""
+import functools
+import io
+import json
+import logging
+import threading
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import explorer
+from explorer import ExplorerError, TruncationWarning
+from explorer.text import check_text
+from explorer.zoo import TINY
+
+log = logging.getLogger("explorer.ui")
+
+PICKED = "models"  # the sidebar multiselect's key: the models every page works with
+LOADED = "loaded_models"  # models the user loaded on the Models page (joined to the picker)
+_PENDING = "_select_next"  # models to add to the selection on the next run (the widget is already drawn)
+FAMILY_NAMES = {"elmo": "ELMo", "gpt": "GPT", "bert": "BERT", "gpt2": "GPT-2", "gpt3": "GPT-3"}
+
+# ---------------------------------------------------------------------------------------------
+# Warnings -> page messages. Streamlit serves sessions from threads, so a thread-local sink (not
+# warnings.catch_warnings, which swaps process-wide state) collects each run's own warnings.
+_sink = threading.local()
+_show_elsewhere = warnings.showwarning
+
+
+def _route_warning(message, category, filename, lineno, file=None, line=None):
+    sink = getattr(_sink, "messages", None)
+    if sink is not None and (issubclass(category, TruncationWarning) or "explorer" in Path(filename).parts):
+        sink.append(str(message))
+    else:
+        _show_elsewhere(message, category, filename, lineno, file, line)
+
+
+if warnings.showwarning is not _route_warning:
+    warnings.showwarning = _route_warning
+    warnings.filterwarnings("always", category=TruncationWarning)
+    warnings.filterwarnings("always", category=UserWarning, module=r"explorer\.")
+
+
+@contextmanager
+def collect_warnings():
+    """The explorer's warnings raised in this thread while the block runs."""
+    outer = getattr(_sink, "messages", None)
+    _sink.messages = messages = []
+    try:
+        yield messages
+    finally:
+        _sink.messages = outer
+        if outer is not None:
+            outer.extend(messages)
+
+
+@contextmanager
+def guard(action: str):
+    """Run a page step: bad input becomes a readable st.error, warnings become st.warning, never a traceback.
+
+    Code after a failing line inside the block is skipped, so put what depends on it inside too.
+    """
+    with collect_warnings() as messages:
+        try:
+            yield
+        except ExplorerError as e:
+            st.error(str(e), icon=":material/error:")
+        except Exception as e:  # a bug, not the user's fault: say what failed, log the details
+            log.exception("%s failed", action)
+            st.error(f"{action} failed unexpectedly ({type(e).__name__}: {e}). The details are in the server log.",
+                     icon=":material/bug_report:")
+    for message in dict.fromkeys(messages):
+        st.warning(message, icon=":material/warning:")
+
+
+# ---------------------------------------------------------------------------------------------
+# Models: loaded once per process, keyed by name and, for folders, the checkpoint's modification time
+# (a model retrained in place on the Train page is loaded afresh).
+def checkpoint_version(name: str) -> float:
+    if name in TINY:
+        folder = explorer.zoo.TRAINED / name
+    else:
+        folder = Path(name).expanduser()
+        if not _is_dir(folder):
+            return 0.0
+    stamps = [p.stat().st_mtime for p in folder.glob("*") if p.suffix in (".json", ".safetensors", ".hdf5")]
+    return max(stamps, default=0.0)
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # e.g. a name too long for the file system
+        return False
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _load(name: str, version: float):
+    return explorer.load(name)
+
+
+def load_model(name: str):
+    """The model ``name`` (shipped name, folder or Hugging Face id), loaded once per process."""
+    return _load(name, checkpoint_version(name))
+
+
+def available_models() -> list[str]:
+    """Shipped and user-trained models, then those loaded in this session."""
+    names = explorer.list_models()
+    return names + [n for n in st.session_state.get(LOADED, []) if n not in names]
+
+
+def label(name: str) -> str:
+    """A short name for a model: shipped names as they are, folders by their last part."""
+    if name in TINY or "/" not in name and "\\" not in name:
+        return name
+    path = Path(name)
+    return f"{path.name} (folder)" if _is_dir(path) else name
+
+
+def add_model(name: str) -> None:
+    """Add a loaded model to the picker and select it (takes effect on the next run)."""
+    loaded = st.session_state.setdefault(LOADED, [])
+    if name not in loaded:
+        loaded.append(name)
+    st.session_state.setdefault(_PENDING, []).append(name)
+
+
+def sidebar() -> None:
+    """The model picker shared by every page, drawn in the sidebar on every run."""
+    options = available_models()
+    shipped = [n for n in options if n in TINY]
+    chosen = st.session_state.get(PICKED, shipped or options[:3])
+    chosen = [n for n in chosen + st.session_state.pop(_PENDING, []) if n in options]
+    st.session_state[PICKED] = list(dict.fromkeys(chosen))
+    with st.sidebar:
+        st.multiselect("Models", options, key=PICKED, format_func=label,
+                       placeholder="Choose models" if options else "No models yet: load one on Models",
+                       help="Every page works on these. Load more on the Models page; "
+                            "models you train on the Train page appear here.")
+
+
+def picked() -> list[str]:
+    return list(st.session_state.get(PICKED, []))
+
+
+def require_models(at_least: int = 1) -> list[str]:
+    """The picked models, or a hint and the end of the page when there are too few."""
+    names = picked()
+    if len(names) < at_least:
+        st.info(f"Choose {'a model' if at_least == 1 else f'at least {at_least} models'} in the sidebar "
+                "(or load one on the Models page).", icon=":material/arrow_back:")
+        st.stop()
+    return names
+
+
+def one_model(names: list[str], key: str, families=None, why: str = "") -> str | None:
+    """One of the picked models (optionally only some families); None with an explanation if none fits."""
+    fitting = [n for n in names if families is None or family_of(n) in families]
+    if not fitting:
+        st.warning(f"None of the picked models fits here{': ' + why if why else ''}. "
+                   "Pick one in the sidebar or load one on the Models page.", icon=":material/info:")
+        return None
+    return st.selectbox("Model", fitting, key=key, format_func=label)
+
+
+def family_of(name: str) -> str | None:
+    """A model's family without loading it when its name or config tells."""
+    if name in TINY:
+        return TINY[name]["family"]
+    try:
+        return load_model(name).family
+    except ExplorerError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached analyses
+_ANALYSES = {}
+
+
+def cached(func):
+    """st.cache_data for a page's analysis step whose arguments are plain values (model names, text...).
+
+    The key adds the checkpoint version of every model named in the arguments, and the warnings the
+    step raised are kept with its result and shown again on every hit.
+    """
+    func_id = f"{func.__module__}.{func.__qualname__}"
+    _ANALYSES[func_id] = func
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        known = set(available_models())
+        stamps = tuple(checkpoint_version(a) for a in _strings(args, kwargs) if a in known)
+        result, messages = _cached_call(func_id, stamps, args, kwargs)
+        sink = getattr(_sink, "messages", None)
+        if sink is not None:
+            sink.extend(messages)
+        else:
+            for message in messages:
+                st.warning(message, icon=":material/warning:")
+        return result
+
+    return wrapper
+
+
+def _strings(args, kwargs):
+    for value in list(args) + list(kwargs.values()):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            yield from (v for v in value if isinstance(v, str))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached_call(func_id, stamps, args, kwargs):
+    with collect_warnings() as messages:
+        result = _ANALYSES[func_id](*args, **kwargs)
+    return result, list(messages)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+def sentence(label_text: str, default: str, key: str, help: str | None = None, area: bool = False) -> str | None:
+    """A text box whose content is checked: empty or control characters give a message and None."""
+    box = st.text_area if area else st.text_input
+    text = box(label_text, default, key=key, help=help)
+    try:
+        return check_text(text, label_text.lower())
+    except ExplorerError as e:
+        st.error(str(e), icon=":material/error:")
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures and downloads
+def chart(fig, key: str, data=None, name: str | None = None) -> None:
+    """A plotly figure with download buttons for the figure (PNG, SVG, HTML) and its data (CSV, JSON)."""
+    st.plotly_chart(fig, key=key, config={"displaylogo": False})
+    downloads(key, fig=fig, data=data, name=name or key)
+
+
+def downloads(key: str, fig=None, data=None, name: str = "result") -> None:
+    buttons = []
+    if fig is not None:
+        buttons += [(fmt.upper(), functools.partial(figure_bytes, fig, fmt), _MIME[fmt], fmt)
+                    for fmt in ("png", "svg", "html")]
+    if isinstance(data, pd.DataFrame):
+        buttons += [("CSV", data.to_csv(index=False), "text/csv", "csv"),
+                    ("JSON", data.to_json(orient="records", indent=1), "application/json", "json")]
+    elif data is not None:
+        buttons.append(("JSON", json.dumps(data, indent=1, default=str), "application/json", "json"))
+    if not buttons:
+        return
+    cols = st.columns(len(buttons) + max(0, 7 - len(buttons)))
+    for col, (text, payload, mime, ext) in zip(cols, buttons):
+        col.download_button(text, payload, file_name=f"{name}.{ext}", mime=mime, key=f"dl-{key}-{ext}",
+                            icon=":material/download:", on_click="ignore", width="stretch")
+
+
+_MIME = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html"}
+
+
+def figure_bytes(fig, fmt: str) -> bytes:
+    """The figure as a file: self-contained HTML (plotly.js inlined, works offline), or PNG/SVG via kaleido."""
+    if fmt == "html":
+        return fig.to_html(include_plotlyjs=True, full_html=True).encode()
+    buffer = io.BytesIO()
+    fig.write_image(buffer, format=fmt, scale=2 if fmt == "png" else 1)
+    return buffer.getvalue()

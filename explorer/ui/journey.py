@@ -1,0 +1,169 @@
+"""Journey (home): the five models as a timeline, the shipped tiny models' cards, and a comparison table."""
+import json
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer.checkpoints import read_card
+from explorer.ui import common
+from explorer.zoo import TINY, TRAINED
+
+# What the original papers built and reported (the numbers are the papers' own).
+HISTORY = [
+    dict(family="elmo", model="ELMo", date="2018-02", paper="Peters et al., Deep contextualized word representations",
+         params=93.6e6, architecture="Character CNN + highway, then a 2-layer biLSTM with residual connections; "
+                                    "separate forward and backward language models sharing one softmax",
+         objective="biLM: predict the next word left-to-right and the previous word right-to-left",
+         data="1B Word Benchmark (~800M tokens)",
+         used="Feature-based: frozen, a task-specific learned mix of its layers is fed to each task's own model",
+         gain="State of the art on six tasks, e.g. SQuAD F1 81.1 → 85.8, SRL 81.4 → 84.6, NER 90.2 → 92.2"),
+    dict(family="gpt", model="GPT", date="2018-06", paper="Radford et al., Improving Language Understanding by "
+                                                          "Generative Pre-Training",
+         params=117e6, architecture="12-layer Transformer decoder (masked self-attention), post-LayerNorm, "
+                                    "learned positions, BPE",
+         objective="Causal language modelling: predict the next token",
+         data="BooksCorpus (~7,000 books)",
+         used="Fine-tuned: the whole network trained on each task, inputs rewritten with delimiter tokens",
+         gain="Best on 9 of 12 tasks: +8.9 points on story cloze, +5.7 on RACE, GLUE 72.8 (from 68.9)"),
+    dict(family="bert", model="BERT", date="2018-10", paper="Devlin et al., BERT: Pre-training of Deep "
+                                                            "Bidirectional Transformers",
+         params=110e6, architecture="Transformer encoder (12 layers base, 24 large); token + segment + position "
+                                    "embeddings; [CLS] and [SEP]; WordPiece",
+         objective="Masked LM (15 % of tokens: 80 % [MASK], 10 % random, 10 % kept) + next-sentence prediction",
+         data="BooksCorpus + English Wikipedia (3.3B words)",
+         used="Fine-tuned with one small output layer per task",
+         gain="GLUE 80.5 (+7.7 points), MultiNLI 86.7 (+4.6), SQuAD v1.1 F1 93.2, v2.0 F1 83.1 (+5.1)"),
+    dict(family="gpt2", model="GPT-2", date="2019-02", paper="Radford et al., Language Models are Unsupervised "
+                                                            "Multitask Learners",
+         params=1.5e9, architecture="Transformer decoder, pre-LayerNorm + final LayerNorm, 48 layers at its "
+                                    "largest, byte-level BPE, 1,024-token context",
+         objective="Causal language modelling on much more and cleaner web text",
+         data="WebText (40 GB, 8M documents)",
+         used="Zero-shot: prompted with the task in plain text, no task training at all",
+         gain="Zero-shot state of the art on 7 of 8 LM benchmarks; LAMBADA perplexity 99.8 → 8.6"),
+    dict(family="gpt3", model="GPT-3", date="2020-05", paper="Brown et al., Language Models are Few-Shot Learners",
+         params=175e9, architecture="GPT-2's decoder scaled to 96 layers, alternating dense and locally banded "
+                                    "sparse attention, 2,048-token context",
+         objective="Causal language modelling",
+         data="300B tokens: filtered Common Crawl, WebText2, books, Wikipedia",
+         used="Few-shot in context: a handful of examples in the prompt, no gradient update",
+         gain="In-context learning that grows with scale: LAMBADA 86.4 % few-shot, TriviaQA 71.2 %"),
+]
+USE_STYLE = {"elmo": "feature-based", "gpt": "fine-tuned", "bert": "fine-tuned", "gpt2": "prompted (zero-shot)",
+             "gpt3": "prompted (few-shot)"}
+
+
+def render():
+    st.title("Linguistic Travelling")
+    st.markdown("Five models that changed how machines read, from **ELMo** to **GPT-3**, each rebuilt here as a "
+                "tiny model trained on **one corpus with one token budget**, so that what differs between them is "
+                "the architecture and the objective. Pick models in the sidebar and travel through their layers.")
+    timeline()
+    scale_figure()
+    shipped_cards()
+    comparison_table()
+
+
+def timeline():
+    st.header("The journey", divider="gray")
+    for col, step in zip(st.columns(len(HISTORY)), HISTORY):
+        with col.container(border=True, height="stretch"):
+            st.caption(step["date"])
+            st.subheader(step["model"], anchor=False)
+            st.badge(USE_STYLE[step["family"]], color="blue")
+            st.markdown(f"**Architecture.** {step['architecture']}\n\n**Pretraining.** {step['objective']}; "
+                        f"{step['data']}.\n\n**How used.** {step['used']}.\n\n**What it gained.** {step['gain']}.")
+            st.caption(step["paper"])
+
+
+def scale_figure():
+    history = pd.DataFrame(HISTORY)
+    fig = go.Figure(go.Scatter(
+        x=pd.to_datetime(history["date"]), y=history["params"], mode="lines+markers+text", text=history["model"],
+        textposition="top left", marker=dict(size=14, color="#2f6f8f"), line=dict(color="#9bb8c6", dash="dot"),
+        hovertemplate="%{text}: %{y:.3s} parameters<extra></extra>"))
+    fig.update_layout(title="Parameters of the original models (log scale)", height=320, showlegend=False,
+                      yaxis=dict(type="log", title="parameters"), margin=dict(t=50, b=30, l=60, r=30))
+    common.chart(fig, key="journey-scale", data=history[["model", "date", "params"]], name="original-model-sizes")
+
+
+def shipped_cards():
+    st.header("The tiny models shipped here", divider="gray")
+    trained = [name for name in TINY if (TRAINED / name / "config.json").exists()]
+    if not trained:
+        st.info("The five tiny models are not trained yet. Train one with `python -m explorer train FAMILY` "
+                "(or on the Train page); meanwhile load any checkpoint on the Models page.", icon=":material/info:")
+        return
+    for col, name in zip(st.columns(len(trained)), trained):
+        with col.container(border=True, height="stretch"):
+            st.subheader(name, anchor=False)
+            card = read_card(TRAINED / name)
+            for metric, value in card_metrics(name, card).items():
+                st.metric(metric, value)
+            with st.expander("Full card"):
+                st.json(card, expanded=False)
+
+
+def card_metrics(name: str, card: dict) -> dict:
+    """The headline numbers of a shipped model: its size, what it was trained on, how well it predicts."""
+    config = json.loads((TRAINED / name / "config.json").read_text())
+    found = {}
+    for metric, keys in CARD_FIELDS.items():
+        value = _first(card, keys)
+        if value is None:
+            value = _first(config, keys)
+        if value is not None:
+            found[metric] = _short(value)
+    return found
+
+
+CARD_FIELDS = {
+    "parameters": ("params", "n_params", "parameters"),
+    "tokens seen": ("tokens_seen", "tokens"),
+    "validation perplexity": ("val_perplexity", "valid_perplexity", "validation_perplexity", "perplexity"),
+    "training time": ("wall_time", "wall_time_s", "train_seconds"),
+}
+
+
+def _first(mapping: dict, keys):
+    """The first of ``keys`` found in ``mapping`` or in its nested dicts (cards group their numbers)."""
+    for key in keys:
+        if key in mapping and not isinstance(mapping[key], (dict, list)):
+            return mapping[key]
+    for value in mapping.values():
+        if isinstance(value, dict):
+            found = _first(value, keys)
+            if found is not None:
+                return found
+    return None
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 1e4 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value / 1e6:.1f}M" if value >= 1e6 else f"{value:,}"
+    return str(value)
+
+
+def comparison_table():
+    st.header("Side by side", divider="gray")
+    rows = []
+    for step in HISTORY:
+        name = f"{step['family']}-tiny"
+        measured = card_metrics(name, read_card(TRAINED / name)) if (TRAINED / name / "config.json").exists() else {}
+        rows.append({"model": step["model"], "architecture": step["architecture"].split(";")[0],
+                     "objective": step["objective"], "how used": USE_STYLE[step["family"]],
+                     "gain (paper)": step["gain"], "original size": _short(int(step["params"])),
+                     "tiny here: parameters": measured.get("parameters", "—"),
+                     "tiny here: validation perplexity": measured.get("validation perplexity", "—")})
+    table = pd.DataFrame(rows)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption("Paper columns quote the original papers; the *tiny here* columns are this tool's own measurements "
+               "on its shipped models.")
+    common.downloads("journey-table", data=table, name="five-models")
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,93 @@
+"""Models: what is available, and loading a real checkpoint by Hugging Face id or local folder."""
+import pandas as pd
+import streamlit as st
+
+from explorer.text import check_text
+from explorer.ui import common
+from explorer.zoo import KNOWN_REAL, TINY, USER_MODELS
+
+_LOADED_MESSAGE = "_models_loaded_message"
+
+
+def render():
+    st.title("Models")
+    st.markdown("Every page works on the models picked in the sidebar. They come from three places: the tiny "
+                "models shipped with this tool, the ones you train on the **Train** page, and real checkpoints "
+                "you load here.")
+    load_form()
+    available_table()
+    known_real_table()
+
+
+def load_form():
+    st.header("Load a checkpoint", divider="gray")
+    if message := st.session_state.pop(_LOADED_MESSAGE, None):
+        st.success(message, icon=":material/check_circle:")
+    with st.form("load-model", border=True):
+        source = st.text_input(
+            "Hugging Face id or local folder", key="model-source",
+            placeholder="gpt2, bert-base-uncased, EleutherAI/gpt-neo-125m, or /path/to/checkpoint",
+            help="A folder may hold a Hugging Face checkpoint (config.json + safetensors + tokenizer), one of this "
+                 "tool's own checkpoints, or AllenNLP ELMo files (options.json + weights.hdf5).")
+        submitted = st.form_submit_button("Load", icon=":material/download:", type="primary")
+    st.caption("Offline? A Hugging Face id loads only if it is already in this machine's Hugging Face cache. "
+               "Otherwise download the model on a connected machine (for example `hf download gpt2 --local-dir "
+               "gpt2`), copy the folder here and give its path. Weights are read from safetensors (or AllenNLP "
+               "hdf5), never from pickles, and no remote code is run.")
+    if submitted:
+        load(source)
+
+
+def load(source: str):
+    with common.guard("Loading the model"):
+        name = check_text(source, "the model id or folder").strip()
+        with st.spinner(f"Loading {name}…"):
+            model = common.load_model(name)
+        common.add_model(name)
+        info = model.describe()
+        st.session_state[_LOADED_MESSAGE] = (
+            f"Loaded **{common.label(name)}**: {common.FAMILY_NAMES.get(info['family'], info['family'])}, "
+            f"{info['params'] / 1e6:.1f}M parameters, {info['layers']} layers. It is now picked in the sidebar.")
+        st.rerun()
+
+
+def available_table():
+    st.header("Available now", divider="gray")
+    names = common.available_models()
+    if not names:
+        st.info("No models yet: the shipped tiny models are not trained, and none is loaded.", icon=":material/info:")
+        return
+    rows = []
+    for name in names:
+        with common.guard(f"Reading {name}"):
+            rows.append(describe(name) | {"source": source_of(name)})
+    if rows:
+        table = pd.DataFrame(rows)
+        st.dataframe(table, hide_index=True, width="stretch",
+                     column_config={"params": st.column_config.NumberColumn("parameters", format="compact")})
+        common.downloads("models-table", data=table, name="models")
+
+
+@common.cached
+def describe(name: str) -> dict:
+    return common.load_model(name).describe() | {"name": common.label(name)}
+
+
+def source_of(name: str) -> str:
+    if name in TINY:
+        return "shipped"
+    if name.startswith(str(USER_MODELS)):
+        return "trained by you"
+    return "loaded"
+
+
+def known_real_table():
+    st.header("Real checkpoints this tool reads", divider="gray")
+    table = pd.DataFrame([dict(checkpoint=k, family=common.FAMILY_NAMES[f], parameters=p)
+                          for k, (f, p) in KNOWN_REAL.items()])
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption("Any other BERT encoder or causal language model in Hugging Face format loads too.")
+
+
+if __name__ == "__main__":
+    render()
