@@ -14,7 +14,6 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..errors import ExplorerError, TruncationWarning
 from ..trace import Trace
@@ -27,6 +26,8 @@ N_CHARACTERS = 262  # 261 character ids + the all-padding id 0
 BOS, EOS = "<S>", "</S>"
 DEFAULT_FILTERS = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256))
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
+# torch falls back from oneDNN to its own kernel for projected LSTMs and says so; nothing for users to act on.
+warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
 
 
 def _boundary_chars(marker: int, max_chars: int) -> list[int]:
@@ -137,7 +138,7 @@ class BiLM(nn.Module):
 
     forward_logits[:, t] score word t+1, backward_logits[:, t] score word t-1 (None without a softmax,
     as in AllenNLP releases). Padding never reaches real positions: the forward stack runs left to
-    right over packed sequences, the backward stack over each sequence reversed within its length.
+    right, the backward stack over each sequence reversed within its length, so padding always comes last.
     """
 
     def __init__(self, vocab_size, d_model, cell, n_layers, filters=DEFAULT_FILTERS, n_highway=2, char_dim=16,
@@ -166,11 +167,11 @@ class BiLM(nn.Module):
         """[B, T, d]: the char-CNN token layer (layer 0 before duplication)."""
         return self.char_encoder(chars)
 
-    def _direction(self, lstm, x, lengths):
+    def _direction(self, lstm, x):
+        """Left to right over [B, T, d]; padding sits after each sequence, so it never flows into it."""
         if self.cell_clip or self.proj_clip:
             return _clipped_lstm(lstm, x, self.cell_clip, self.proj_clip)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        return pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+        return lstm(x)[0]
 
     def forward(self, chars: torch.Tensor, mask: torch.Tensor, with_logits: bool = True) -> dict:
         keep = mask[..., None].to(torch.float32)
@@ -179,8 +180,8 @@ class BiLM(nn.Module):
         hidden = [torch.cat([tokens, tokens], dim=-1)]
         forward_in, backward_in = tokens, _reverse_within(tokens, lengths)
         for layer, (f_lstm, b_lstm) in enumerate(zip(self.forward_lstms, self.backward_lstms)):
-            forward_out = self._direction(f_lstm, self.dropout(forward_in), lengths)
-            backward_out = self._direction(b_lstm, self.dropout(backward_in), lengths)
+            forward_out = self._direction(f_lstm, self.dropout(forward_in))
+            backward_out = self._direction(b_lstm, self.dropout(backward_in))
             if layer > 0:  # residual connection, as AllenNLP's ElmoLstm
                 forward_out, backward_out = forward_out + forward_in, backward_out + backward_in
             forward_in, backward_in = forward_out * keep, backward_out * keep
