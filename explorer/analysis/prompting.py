@@ -1,0 +1,414 @@
+"""Few-shot prompting of causal language models (Brown et al. 2020).
+
+A prompt is k demonstrations and a query written with a task's template. Classification answers are
+chosen by scoring each candidate label's log-likelihood after the prompt; open answers are decoded
+greedily up to the template's separator. The same prompts (same demonstration seed) go to every model,
+and accuracy against k, over several seeds, shows how much each model learns from the context.
+"""
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from plotly.colors import hex_to_rgb, qualitative
+
+from ..data.tasks import Example, Task, Template
+from ..errors import ExplorerError, TruncationWarning
+
+_WHY_NOT = {
+    "bert": "BERT reads the whole text in both directions and was trained to fill in masked words, so it has no "
+            "next-word distribution to continue a prompt with",
+    "elmo": "ELMo's language models exist to give word vectors: its forward LSTM has no attention to look things "
+            "up in a prompt and knows only whole words from its vocabulary, and its backward LM would read the "
+            "answer before the question",
+}
+
+
+def check_causal(model) -> None:
+    """Few-shot prompting needs a left-to-right (causal) language model."""
+    if not getattr(model, "causal", False) or model.family == "elmo":
+        why = _WHY_NOT.get(model.family, f"{model.family} is not a left-to-right language model")
+        raise ExplorerError(f"{model.name} cannot be prompted: {why}. Choose a causal model (gpt-tiny, gpt2-tiny, "
+                            "gpt3-tiny, or a GPT, GPT-2 or GPT-Neo checkpoint)")
+
+
+# -- prompts ------------------------------------------------------------------------------------------
+@dataclass
+class Prompt:
+    """The exact text a model sees, and what it is made of."""
+
+    text: str
+    demos: list[Example]
+    query: Example
+    template: Template
+
+    @property
+    def shots(self) -> int:
+        return len(self.demos)
+
+
+def build_prompt(demos: list[Example], query_input: str, template: Template = Template(),
+                 instruction: str = "") -> str:
+    """Instruction (if any) and demonstrations, each followed by the separator, then the query's input."""
+    head = instruction.strip() + template.separator if instruction.strip() else ""
+    return head + "".join(template.example(d) for d in demos) + template.query(query_input)
+
+
+def make_prompt(task: Task, index: int, k: int, seed: int, template: Template | None = None,
+                instruction: str = "") -> Prompt:
+    """Query ``index`` of ``task`` with ``k`` demonstrations drawn with ``seed``."""
+    demos, query = task.episode(index, k, seed)
+    template = template or task.template
+    return Prompt(build_prompt(demos, query.input, template, instruction), demos, query, template)
+
+
+# -- tokens -------------------------------------------------------------------------------------------
+def _ids(model, text: str) -> list[int]:
+    return model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+
+
+def document_start(model) -> list[int]:
+    """A document boundary before the prompt, as between training documents (when the tokenizer has one)."""
+    tok = model.tokenizer
+    first = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    return [] if first is None else [first]
+
+
+def _with_answer(model, prompt: str, answer: str) -> tuple[list[int], int]:
+    """Prompt and answer tokenized together, and the index of the first token reaching into the answer.
+
+    Tokenizing them together (not prompt and answer apart) gives the tokens the model would really
+    read; a token straddling the boundary counts as part of the answer.
+    """
+    enc = model.tokenizer(prompt + answer, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    start = document_start(model)
+    first = next((i for i, (_, end) in enumerate(enc["offset_mapping"]) if end > len(prompt)), None)
+    if first is None:
+        raise ExplorerError(f"the answer {answer!r} vanishes in {model.name}'s tokenizer: choose another label")
+    if first + len(start) == 0:
+        raise ExplorerError("the prompt is empty: there is nothing to answer after")
+    return start + enc["input_ids"], first + len(start)
+
+
+def _batches(model, id_lists: list[list[int]], batch_size: int):
+    """(indices, logits [B, T, V]) over right-padded batches of similar length.
+
+    Pads come after each sequence, so a causal model's scores at real positions never see them.
+    """
+    too_long = max(len(x) for x in id_lists)
+    if too_long > model.max_len:
+        raise ExplorerError(f"the prompt and its answer take {too_long} tokens, more than {model.name}'s context of "
+                            f"{model.max_len}: use fewer shots or a shorter instruction")
+    order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        width = max(len(id_lists[i]) for i in idx)
+        ids = torch.zeros(len(idx), width, dtype=torch.long)
+        mask = torch.zeros(len(idx), width, dtype=torch.long)
+        for row, i in enumerate(idx):
+            ids[row, :len(id_lists[i])] = torch.tensor(id_lists[i])
+            mask[row, :len(id_lists[i])] = 1
+        with torch.no_grad():
+            yield idx, model.net(input_ids=ids, attention_mask=mask).logits.float()
+
+
+def _last_logprobs(model, id_lists, batch_size=16) -> torch.Tensor:
+    """[N, V]: the next-token log-probabilities after each sequence."""
+    out = torch.empty(len(id_lists), 0)
+    for idx, logits in _batches(model, id_lists, batch_size):
+        last = torch.tensor([len(id_lists[i]) - 1 for i in idx])
+        lp = logits[torch.arange(len(idx)), last].log_softmax(-1)
+        if out.shape[1] == 0:
+            out = torch.empty(len(id_lists), lp.shape[1])
+        out[idx] = lp
+    return out
+
+
+def _span_loglik(model, id_lists, firsts, batch_size=16) -> list[float]:
+    """Sum of log P(token | tokens before it) over each sequence's tokens from ``firsts[i]`` on."""
+    out = [0.0] * len(id_lists)
+    for idx, logits in _batches(model, id_lists, batch_size):
+        lp = logits.log_softmax(-1)
+        for row, i in enumerate(idx):
+            pos = torch.arange(firsts[i], len(id_lists[i]))
+            out[i] = float(lp[row, pos - 1, torch.tensor(id_lists[i])[pos]].sum())
+    return out
+
+
+# -- answers ------------------------------------------------------------------------------------------
+def score_answers(model, prompts: list[str], answers: list[list[str]], batch_size=16) -> list[np.ndarray]:
+    """Log-likelihood of each answer text (e.g. " positive") after its prompt: the sum of its tokens' log-probs.
+
+    When prompt + answer tokenizes as the prompt's own tokens followed by the answer's, answers sharing
+    their first tokens share forward passes (one pass per distinct token prefix: ten one-token labels cost
+    one pass); otherwise prompt + answer is scored as one sequence.
+    """
+    check_causal(model)
+    prefix_runs: dict[tuple, int] = {}  # (prompt tokens + answer token prefix) -> row in the run list
+    stable, joint = [], []  # (prompt i, answer j, run rows, answer tokens) / (prompt i, answer j, ids, first)
+    for i, (prompt, options) in enumerate(zip(prompts, answers)):
+        prompt_ids = document_start(model) + _ids(model, prompt)
+        for j, answer in enumerate(options):
+            ids, first = _with_answer(model, prompt, answer)
+            if ids[:first] != prompt_ids:
+                joint.append((i, j, ids, first))
+                continue
+            tokens = ids[first:]
+            rows = [prefix_runs.setdefault(tuple(prompt_ids + tokens[:n]), len(prefix_runs)) for n in range(len(tokens))]
+            stable.append((i, j, rows, tokens))
+    scores = [np.zeros(len(options)) for options in answers]
+    if prefix_runs:
+        lp = _last_logprobs(model, [list(key) for key in prefix_runs], batch_size)
+        for i, j, rows, tokens in stable:
+            scores[i][j] = float(lp[rows, tokens].sum())
+    if joint:
+        for (i, j, _, _), ll in zip(joint, _span_loglik(model, [x[2] for x in joint], [x[3] for x in joint],
+                                                        batch_size)):
+            scores[i][j] = ll
+    return scores
+
+
+def _writes(model, stop: str) -> bool:
+    """Whether the tokenizer keeps ``stop`` (GPT's tokenizer drops newlines, so it never writes one)."""
+    return stop in model.tokenizer.decode(_ids(model, f"a{stop}b"))
+
+
+def generate(model, prompts: list[str], stop: str = "\n", max_new_tokens: int = 8,
+             batch_size=16) -> list[tuple[str, list[float]]]:
+    """Greedy continuations, each cut at ``stop`` (or after ``max_new_tokens``), with each token's log-prob."""
+    check_causal(model)
+    seqs = [document_start(model) + _ids(model, p) for p in prompts]
+    new: list[list[int]] = [[] for _ in prompts]
+    logps: list[list[float]] = [[] for _ in prompts]
+    active = [i for i in range(len(prompts))]
+    eos = model.tokenizer.eos_token_id
+    for _ in range(max_new_tokens):
+        active = [i for i in active if len(seqs[i]) + len(new[i]) < model.max_len]
+        if not active:
+            break
+        lp = _last_logprobs(model, [seqs[i] + new[i] for i in active], batch_size)
+        still = []
+        for row, i in enumerate(active):
+            token = int(lp[row].argmax())
+            if token == eos:
+                continue
+            new[i].append(token)
+            logps[i].append(float(lp[row, token]))
+            if not stop or stop not in model.tokenizer.decode(new[i]):
+                still.append(i)
+        active = still
+    return [_cut(model, tokens, lps, stop) for tokens, lps in zip(new, logps)]
+
+
+def _cut(model, tokens, logps, stop):
+    """The text before ``stop``, and the log-probs of the tokens that wrote it."""
+    text = model.tokenizer.decode(tokens)
+    if not stop or stop not in text:
+        return text, logps
+    answer = text.split(stop)[0]
+    n = next(n for n in range(len(tokens) + 1) if stop in model.tokenizer.decode(tokens[:n]))
+    keep = n if model.tokenizer.decode(tokens[:n - 1]).strip() != answer.strip() else n - 1
+    return answer, logps[:keep]
+
+
+def _normalise(model, text: str) -> str:
+    """Text as the model's tokenizer normalises it (GPT lower-cases), with whitespace collapsed."""
+    norm = model.tokenizer.backend_tokenizer.normalizer
+    return " ".join((norm.normalize_str(text) if norm is not None else text).split())
+
+
+def _same(model, answer: str, expected: str, stop_written: bool) -> bool:
+    """Exact match after normalisation; when the tokenizer cannot write the separator (GPT and newlines) the
+    answer runs on into the next line, so only as many words as the expected answer has are compared."""
+    got, want = _normalise(model, answer), _normalise(model, expected)
+    if not stop_written:
+        got = " ".join(got.split()[:len(want.split())])
+    return got == want
+
+
+# -- one prompt, many models ----------------------------------------------------------------------------
+def compare(models, prompt: str, labels: list[str] | None = None, template: Template = Template(),
+            expected: str | None = None, max_new_tokens: int = 8) -> pd.DataFrame:
+    """The same prompt on every model: its answer and the answer's probability.
+
+    With ``labels`` each label is scored as the template writes it after the prompt (a column of
+    log-likelihoods per label, and the answer's share of probability among the labels); without, the
+    answer is decoded greedily up to the template's separator.
+    """
+    rows = []
+    for model in models:
+        row = dict(model=model.name)
+        if labels:
+            ll = score_answers(model, [prompt], [[template.answer(lab) for lab in labels]])[0]
+            best = int(ll.argmax())
+            share = np.exp(ll - ll.max()) / np.exp(ll - ll.max()).sum()
+            row |= dict(answer=labels[best], probability=float(np.exp(ll[best])), share=float(share[best]))
+            row |= {f"loglik {lab}": float(v) for lab, v in zip(labels, ll)}
+        else:
+            text, lps = generate(model, [prompt], template.separator, max_new_tokens)[0]
+            row |= dict(answer=text.strip(), probability=float(np.exp(sum(lps))))
+        if expected is not None:
+            row["correct"] = _same(model, row["answer"], expected, labels is not None or _writes(model, template.separator))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# -- accuracy against k -------------------------------------------------------------------------------
+@dataclass
+class Evaluation:
+    """One model on one task at one k and one demonstration seed."""
+
+    model: str
+    task: str
+    k: int
+    seed: int
+    accuracy: float
+    shots_used: int  # fewest demonstrations that fitted the context, over the queries
+    predictions: pd.DataFrame  # query, expected, answer, probability, correct, shots, prompt
+
+
+def fit_prompt(model, task: Task, index: int, k: int, seed: int, template: Template | None = None,
+               instruction: str = "", reserve: int = 1) -> Prompt:
+    """The prompt with ``k`` shots, dropping the earliest demonstrations until it (and ``reserve`` answer
+    tokens) fits the model's context."""
+    prompt = make_prompt(task, index, k, seed, template, instruction)
+    budget = model.max_len - reserve - len(document_start(model))
+    demos = list(prompt.demos)
+    while True:
+        text = build_prompt(demos, prompt.query.input, prompt.template, instruction)
+        n = len(_ids(model, text))
+        if n <= budget:
+            return Prompt(text, demos, prompt.query, prompt.template)
+        if not demos:
+            raise ExplorerError(f"{task.name}'s query alone takes {n} tokens: it does not fit {model.name}'s "
+                                f"context of {model.max_len} tokens")
+        demos.pop(0)
+
+
+def _answer_budget(model, task: Task, template: Template) -> int:
+    """Tokens to keep free for the answer: the longest label, or the longest expected output plus two."""
+    texts = task.labels if task.classification else [e.output for e in task.examples] or ["x"]
+    longest = max(len(_ids(model, template.answer(t))) for t in texts)
+    return longest if task.classification else min(longest + 2, 32)
+
+
+def evaluate(model, task: Task, k: int, seed: int, n_queries: int = 50, template: Template | None = None,
+             instruction: str = "", batch_size: int = 16) -> Evaluation:
+    """Accuracy of ``model`` on the first ``n_queries`` queries of ``task`` with ``k`` shots drawn with ``seed``."""
+    check_causal(model)
+    template = template or task.template
+    budget = _answer_budget(model, task, template)
+    prompts = [fit_prompt(model, task, i, k, seed, template, instruction, budget)
+               for i in task.query_indices(n_queries)]
+    if not prompts:
+        raise ExplorerError(f"no queries to ask: n_queries must be at least 1, got {n_queries}")
+    expected = [p.query.output for p in prompts]
+    if task.classification:
+        scores = score_answers(model, [p.text for p in prompts],
+                               [[template.answer(lab) for lab in task.labels]] * len(prompts), batch_size)
+        answers = [task.labels[int(s.argmax())] for s in scores]
+        probs = [float(np.exp(s.max())) for s in scores]
+        correct = [a == e for a, e in zip(answers, expected)]
+    else:
+        outs = generate(model, [p.text for p in prompts], template.separator, budget, batch_size)
+        answers, probs = [o[0].strip() for o in outs], [float(np.exp(sum(o[1]))) for o in outs]
+        written = _writes(model, template.separator)
+        correct = [_same(model, a, e, written) for a, e in zip(answers, expected)]
+    table = pd.DataFrame(dict(query=[p.query.input for p in prompts], expected=expected, answer=answers,
+                              probability=probs, correct=correct, shots=[p.shots for p in prompts],
+                              prompt=[p.text for p in prompts]))
+    return Evaluation(model.name, task.name, k, seed, float(np.mean(correct)), int(table.shots.min()), table)
+
+
+@dataclass
+class Curve:
+    """Accuracy against k: one row per (model, k, seed), and what did not fit."""
+
+    task: Task
+    table: pd.DataFrame  # model, task, k, seed, accuracy, shots_used, queries
+    notes: list[str] = field(default_factory=list)
+    predictions: pd.DataFrame | None = None  # every answer, with model, k and seed
+
+
+def accuracy_curve(models, task: Task, ks=(0, 1, 2, 4, 8), seeds=5, n_queries: int = 50,
+                   template: Template | None = None, instruction: str = "", progress=None) -> Curve:
+    """Every model on the same prompts for each k and demonstration seed (``seeds``: a count or a list).
+
+    A k beyond a model's context is cut to the shots that fit; ``notes`` says how many.
+    """
+    for model in models:
+        check_causal(model)
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    ks = sorted(set(ks))
+    if not models or not seeds or not ks:
+        raise ExplorerError("choose at least one model, one k and one seed")
+    over = [k for k in ks if k > task.max_shots]
+    if over:
+        raise ExplorerError(f"{task.name} offers at most {task.max_shots} demonstrations per query; "
+                            f"drop k = {', '.join(map(str, over))}")
+    rows, preds, notes = [], [], []
+    for model in models:
+        for k in ks:
+            evals = [evaluate(model, task, k, seed, n_queries, template, instruction) for seed in seeds]
+            for ev in evals:
+                rows.append(dict(model=ev.model, task=ev.task, k=k, seed=ev.seed, accuracy=ev.accuracy,
+                                 shots_used=ev.shots_used, queries=len(ev.predictions)))
+                preds.append(ev.predictions.assign(model=ev.model, k=k, seed=ev.seed))
+                if progress:
+                    progress(ev)
+            fitted = min(ev.shots_used for ev in evals)
+            if fitted < k:
+                note = (f"{model.name}: k={k} does not fit its {model.max_len}-token context; "
+                        f"only {fitted} shots fit (the earliest were dropped)")
+                notes.append(note)
+                warnings.warn(note, TruncationWarning)
+    return Curve(task, pd.DataFrame(rows), notes, pd.concat(preds, ignore_index=True))
+
+
+def shot_ladder(models, task: Task, template: Template | None = None, instruction: str = "",
+                limit: int = 128) -> list[int]:
+    """0, 1, 2, 4, 8, ... as far as every model's context holds the shots (judged on the first query)."""
+    ks, k = [0], 1
+    while k <= min(limit, task.max_shots):
+        fits = all(fit_prompt(m, task, 0, k, 0, template, instruction, _answer_budget(m, task, template or task.template)
+                              ).shots == k for m in models)
+        if not fits:
+            break
+        ks.append(k)
+        k *= 2
+    return ks
+
+
+# -- figure -------------------------------------------------------------------------------------------
+def _rgba(colour: str, alpha: float) -> str:
+    r, g, b = hex_to_rgb(colour)
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def curve_figure(table: pd.DataFrame, chance: float | None = None, title: str | None = None) -> go.Figure:
+    """A line per model (mean accuracy over seeds) and a band from the worst to the best seed."""
+    fig = go.Figure()
+    ks = sorted(table.k.unique())
+    pos = {k: i for i, k in enumerate(ks)}  # evenly spaced shots: 0, 1, 2, 4, 8 ...
+    for n, (model, part) in enumerate(table.groupby("model", sort=False)):
+        stats = part.groupby("k").accuracy.agg(["mean", "min", "max"]).reindex(ks).dropna()
+        x = [pos[k] for k in stats.index]
+        colour = qualitative.Plotly[n % len(qualitative.Plotly)]
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=list(stats["max"] * 100) + list(stats["min"][::-1] * 100),
+                                 mode="lines", fill="toself", fillcolor=_rgba(colour, 0.2), line=dict(width=0),
+                                 hoverinfo="skip", showlegend=False, legendgroup=model))
+        fig.add_trace(go.Scatter(x=x, y=stats["mean"] * 100, mode="lines+markers", name=model, legendgroup=model,
+                                 line=dict(color=colour), customdata=stats[["min", "max"]].values * 100,
+                                 hovertemplate=model + ": %{y:.1f} % (seeds %{customdata[0]:.0f}-%{customdata[1]:.0f})"
+                                 "<extra></extra>"))
+    if chance is not None:
+        fig.add_hline(y=chance * 100, line_dash="dot", annotation_text="chance", line_color="grey")
+    task = ", ".join(table.task.unique())
+    fig.update_layout(title=title or f"{task}: accuracy against the number of shots",
+                      xaxis=dict(title="shots in the prompt (k)", tickvals=list(pos.values()),
+                                 ticktext=[str(k) for k in ks]),
+                      yaxis=dict(title="accuracy (%)", range=[0, 100]), template="plotly_white",
+                      legend_title="model (band: range over seeds)")
+    return fig
