@@ -7,6 +7,7 @@ import functools
 import io
 import json
 import logging
+import re
 import threading
 import warnings
 from contextlib import contextmanager
@@ -29,7 +30,8 @@ FAMILY_NAMES = {"elmo": "ELMo", "gpt": "GPT", "bert": "BERT", "gpt2": "GPT-2", "
 
 # ---------------------------------------------------------------------------------------------
 # Warnings -> page messages. Streamlit serves sessions from threads, so a thread-local sink (not
-# warnings.catch_warnings, which swaps process-wide state) collects each run's own warnings.
+# warnings.catch_warnings, which swaps process-wide state) collects each run's own warnings. Libraries
+# (and pytest) may swap the process-wide hook and filters back, so both are re-installed on each use.
 _sink = threading.local()
 _show_elsewhere = warnings.showwarning
 
@@ -42,15 +44,19 @@ def _route_warning(message, category, filename, lineno, file=None, line=None):
         _show_elsewhere(message, category, filename, lineno, file, line)
 
 
-if warnings.showwarning is not _route_warning:
-    warnings.showwarning = _route_warning
-    warnings.filterwarnings("always", category=TruncationWarning)
-    warnings.filterwarnings("always", category=UserWarning, module=r"explorer\.")
+def _install_warning_route():
+    global _show_elsewhere
+    if warnings.showwarning is not _route_warning:
+        _show_elsewhere, warnings.showwarning = warnings.showwarning, _route_warning
+    if not any(f[0] == "always" and f[2] is TruncationWarning for f in warnings.filters):
+        warnings.filterwarnings("always", category=TruncationWarning)
+        warnings.filterwarnings("always", category=UserWarning, module=r"explorer\.")
 
 
 @contextmanager
 def collect_warnings():
     """The explorer's warnings raised in this thread while the block runs."""
+    _install_warning_route()
     outer = getattr(_sink, "messages", None)
     _sink.messages = messages = []
     try:
@@ -71,13 +77,18 @@ def guard(action: str):
         try:
             yield
         except ExplorerError as e:
-            st.error(str(e), icon=":material/error:")
+            st.error(shorten(str(e)), icon=":material/error:")
         except Exception as e:  # a bug, not the user's fault: say what failed, log the details
             log.exception("%s failed", action)
-            st.error(f"{action} failed unexpectedly ({type(e).__name__}: {e}). The details are in the server log.",
-                     icon=":material/bug_report:")
+            st.error(f"{action} failed unexpectedly ({type(e).__name__}: {shorten(str(e))}). "
+                     "The details are in the server log.", icon=":material/bug_report:")
     for message in dict.fromkeys(messages):
         st.warning(message, icon=":material/warning:")
+
+
+def shorten(message: str, longest: int = 60) -> str:
+    """A message with any very long run of text (a pasted 10k-character input, say) cut in the middle."""
+    return re.sub(rf"\S{{{longest},}}", lambda m: f"{m.group()[:longest // 2]}…{m.group()[-10:]}", message)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ import streamlit as st
 
 from explorer.text import check_text
 from explorer.ui import common
-from explorer.zoo import KNOWN_REAL, TINY, USER_MODELS
+from explorer import zoo
+from explorer.zoo import KNOWN_REAL, TINY
 
 _LOADED_MESSAGE = "_models_loaded_message"
 
@@ -76,7 +77,7 @@ def describe(name: str) -> dict:
 def source_of(name: str) -> str:
     if name in TINY:
         return "shipped"
-    if name.startswith(str(USER_MODELS)):
+    if name.startswith(str(zoo.USER_MODELS)):
         return "trained by you"
     return "loaded"
 

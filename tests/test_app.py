@@ -1,0 +1,152 @@
+"""Every page of the Streamlit app through AppTest: inputs set, widgets used, results shown, never a traceback.
+
+Models: small random checkpoints of several families saved to a temporary folder (as if the user had trained
+them), and the real MiniLM loaded by path, so the tests run before and after the shipped models exist.
+"""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import zoo
+from tests.conftest import make_tiny
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+BAD_TEXTS = {"empty": "", "control": "the dog\x07 barked", "long": "the dog barked . " * 600,
+             "emoji": "the 😀 dog barked 🐕 ."}
+
+
+@pytest.fixture(scope="module")
+def user_models(tmp_path_factory):
+    """A user model folder holding tiny bert, gpt2 and elmo checkpoints; returns their paths by family."""
+    home = tmp_path_factory.mktemp("lt_home")
+    folders = {}
+    for family in ("bert", "gpt2", "elmo"):
+        folders[family] = str(make_tiny(family).save(home / "models" / f"{family}-small", {"note": "test model"}))
+    return home / "models", folders
+
+
+@pytest.fixture
+def app(user_models, monkeypatch):
+    """An AppTest of app.py that sees only the test models; call it with the models to pick."""
+    models_dir, folders = user_models
+    monkeypatch.setattr(zoo, "USER_MODELS", models_dir)
+
+    def start(*families, page=None, extra=()):
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.session_state["models"] = [folders[f] for f in families] + list(extra)
+        if extra:
+            at.session_state["loaded_models"] = list(extra)
+        at.run()
+        if page:
+            at.switch_page(f"explorer/ui/{page}.py").run()
+        return at
+
+    start.folders = folders
+    return start
+
+
+def assert_clean(at):
+    """No exception element and no error box on the page."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def errors(at) -> str:
+    return " ".join(e.value for e in at.error)
+
+
+# -- Journey -----------------------------------------------------------------------------------
+def test_journey_shows_the_five_models_and_the_comparison_table(app):
+    at = app("bert")
+    assert_clean(at)
+    assert at.title[0].value == "Linguistic Travelling"
+    subheaders = [s.value for s in at.subheader]
+    assert all(name in subheaders for name in ("ELMo", "GPT", "BERT", "GPT-2", "GPT-3"))
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["ELMo", "GPT", "BERT", "GPT-2", "GPT-3"]
+    assert {"architecture", "objective", "how used", "gain (paper)"} <= set(table.columns)
+    assert any(b.label == "CSV" for b in at.get("download_button"))
+
+
+def test_sidebar_picker_lists_user_models_and_keeps_the_choice_across_pages(app):
+    at = app("bert", "gpt2")
+    picker = at.sidebar.multiselect(key="models")
+    assert {"bert-small (folder)", "gpt2-small (folder)", "elmo-small (folder)"} <= set(picker.options)
+    assert picker.value == [app.folders["bert"], app.folders["gpt2"]]
+    picker.set_value([app.folders["elmo"]]).run()
+    at.switch_page("explorer/ui/compare.py").run()
+    assert at.sidebar.multiselect(key="models").value == [app.folders["elmo"]]
+
+
+# -- Compare -----------------------------------------------------------------------------------
+def test_compare_tokenizes_with_every_picked_model(app):
+    at = app("bert", "gpt2", "elmo", page="compare")
+    assert_clean(at)
+    at.text_input(key="compare-text").set_value("The gardeners painted 1999 windows .").run()
+    assert_clean(at)
+    shown = " ".join(m.value for m in at.markdown)
+    assert "[CLS]" in shown and "[SEP]" in shown  # BERT's WordPiece input
+    assert "Ġ" in shown  # GPT-2's byte-level BPE marks spaces
+    assert "gardeners" in shown  # ELMo reads whole words
+    for name in ("bert-small", "gpt2-small", "elmo-small"):
+        assert name in shown
+
+
+@pytest.mark.parametrize("kind", BAD_TEXTS)
+def test_compare_bad_text_gives_a_readable_message(app, kind):
+    at = app("bert", "elmo", page="compare")
+    at.text_input(key="compare-text").set_value(BAD_TEXTS[kind]).run()
+    assert not at.exception
+    if kind == "empty":
+        assert "empty" in errors(at)
+    elif kind == "control":
+        assert "control character" in errors(at)
+    elif kind == "long":
+        assert not at.error and any("cut to" in w.value for w in at.warning)
+    else:
+        assert not at.error
+
+
+def test_compare_without_models_asks_for_one(app):
+    at = app(page="compare")
+    assert_clean(at)
+    assert "Choose a model" in at.info[0].value
+
+
+# -- Models ------------------------------------------------------------------------------------
+def test_models_page_loads_a_real_checkpoint_by_path_and_adds_it_to_the_picker(app, minilm_path):
+    at = app("bert", page="models")
+    assert_clean(at)
+    at.text_input(key="model-source").set_value(str(minilm_path))
+    at.button[0].click().run()
+    assert_clean(at)
+    assert "Loaded" in at.success[0].value and "BERT" in at.success[0].value
+    picker = at.sidebar.multiselect(key="models")
+    assert "model (folder)" in picker.options and str(minilm_path) in picker.value
+    names = list(at.dataframe[0].value["name"])
+    assert "bert-small (folder)" in names and any("model" in n for n in names)
+
+
+@pytest.mark.parametrize("source, message", [
+    ("", "empty"),
+    ("/no/such/folder", "does not exist"),
+    ("no such model! 😀", "does not exist"),
+    ("x" * 10_000, "could not read 'xxxxxxxx"),
+    ("gpt2\x00", "control character"),
+], ids=["empty", "missing-folder", "not-an-id", "10k-chars", "control-char"])
+def test_models_page_bad_source_gives_a_readable_message(app, source, message):
+    at = app("bert", page="models")
+    at.text_input(key="model-source").set_value(source)
+    at.button[0].click().run()
+    assert not at.exception
+    assert message in errors(at) and len(errors(at)) < 1000
+
+
+def test_models_page_wrong_file_format_gives_a_readable_message(app, tmp_path):
+    (tmp_path / "config.json").write_text("{not json")
+    at = app("bert", page="models")
+    at.text_input(key="model-source").set_value(str(tmp_path))
+    at.button[0].click().run()
+    assert not at.exception
+    assert "not valid JSON" in errors(at)
