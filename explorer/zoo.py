@@ -56,9 +56,16 @@ def load(name_or_path: str) -> Model:
             raise ExplorerError(f"{name} is not in {TRAINED}: train it with `python -m explorer train {TINY[name]['family']}`")
         return load_directory(folder, name)
     path = Path(name).expanduser()
-    if path.exists():
+    if _exists(path):
         return load_directory(path)
     if not _HUB_ID.match(name):
         raise ExplorerError(f"{name} does not exist: give an existing checkpoint folder, a shipped name "
                             f"({', '.join(TINY)}) or a Hugging Face id")
     return load_hf(name, name)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long to be a path, for instance
+        return False
