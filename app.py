@@ -10,6 +10,9 @@ PAGES = {
         st.Page("explorer/ui/journey.py", title="Journey", icon=":material/route:", default=True),
         st.Page("explorer/ui/compare.py", title="Compare", icon=":material/view_column:"),
     ],
+    "Experiment": [
+        st.Page("explorer/ui/fewshot.py", title="Few-shot lab", icon=":material/school:"),
+    ],
     "Models": [
         st.Page("explorer/ui/models.py", title="Models", icon=":material/deployed_code:"),
     ],

@@ -150,3 +150,69 @@ def test_models_page_wrong_file_format_gives_a_readable_message(app, tmp_path):
     at.button[0].click().run()
     assert not at.exception
     assert "not valid JSON" in errors(at)
+
+
+# -- Few-shot lab ------------------------------------------------------------------------------
+def test_fewshot_prompt_answers_from_every_causal_model_and_explains_the_others(app):
+    at = app("gpt2", "bert", page="fewshot")
+    assert_clean(at)
+    assert "bert-small (folder) cannot continue a prompt" in at.info[0].value
+    at.selectbox(key="fewshot-task").set_value("animal_object").run()
+    at.slider(key="fewshot-k").set_value(2).run()
+    assert_clean(at)
+    prompt = at.code[0].value
+    assert prompt.count(" ->") == 3 and prompt.endswith("->")  # two demonstrations and the query
+    assert [m.label for m in at.metric] == ["answer"]  # one causal model answered
+    assert at.metric[0].value in ("animal", "object")
+
+
+def test_fewshot_accuracy_curve_and_induction_heads(app):
+    at = app("gpt2", page="fewshot")
+    at.selectbox(key="fewshot-task").set_value("retrieval").run()
+    at.multiselect(key="fewshot-ks").set_value([0, 2])
+    at.slider(key="fewshot-seeds").set_value(1)
+    at.slider(key="fewshot-queries").set_value(5)
+    at.button(key="FormSubmitter:fewshot-curve-Run").click().run()
+    assert_clean(at)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # accuracy curve, induction loss, induction heads
+    assert "accuracy against the number of shots" in charts[0].proto.spec
+    answers, induction = at.dataframe[0].value, at.dataframe[1].value
+    assert sorted(answers["k"].unique()) == [0, 2] and len(answers) == 2 * 5
+    assert "icl_score" in induction.columns and len(induction) == 1
+
+
+def test_fewshot_bad_template_and_too_many_shots_give_messages(app):
+    at = app("gpt2", page="fewshot")
+    at.selectbox(key="fewshot-task").set_value("sentiment").run()
+    at.slider(key="fewshot-k").set_value(16).run()
+    assert not at.exception and "context" in errors(at)
+    at.text_input(key="fewshot-in-sentiment").set_value("no placeholder").run()
+    assert not at.exception and "{input}" in errors(at)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("task.csv", b"question,answer\nx,y\n", "lacks the column"),
+    ("task.json", b"{not json", "not valid JSON"),
+    ("task.txt", b"hello", "neither .csv nor .json"),
+    ("task.csv", "input,output\n😀,a\n😀,b\n".encode(), "repeats the input"),
+    ("task.csv", b"input,output\n", "0 example"),
+    ("task.csv", b"\xff\xfe\x00bad", "not a readable UTF-8"),
+], ids=["missing-columns", "bad-json", "wrong-format", "duplicate", "empty", "binary"])
+def test_fewshot_bad_task_file_gives_a_readable_message(app, name, content, message):
+    at = app("gpt2", page="fewshot")
+    at.selectbox(key="fewshot-task").set_value("your own file…").run()
+    at.file_uploader(key="fewshot-upload").upload(name, content).run()
+    assert not at.exception
+    assert message in errors(at)
+
+
+def test_fewshot_user_task_file_is_used(app):
+    at = app("gpt2", page="fewshot")
+    at.selectbox(key="fewshot-task").set_value("your own file…").run()
+    rows = "".join(f"{w},{w[0]}\n" for w in ["apple", "avocado", "banana", "berry", "cherry", "cocoa"])
+    at.file_uploader(key="fewshot-upload").upload("letters.csv", ("input,output\n" + rows).encode()).run()
+    at.slider(key="fewshot-k").set_value(2).run()
+    assert_clean(at)
+    assert "**letters**" in " ".join(m.value for m in at.markdown)
+    assert at.metric[0].value in ("a", "b", "c")
