@@ -1,0 +1,307 @@
+"""Attention: per-head matrices, rollout and flow (Abnar & Zuidema 2020), head scores, and three views.
+
+Every matrix is [query, key]: row i says how token i spreads its attention over the tokens.
+The views are plotly figures that stay usable at 512 tokens: the head view draws only the
+strongest edges, the model view pools each head's matrix into a small grid.
+"""
+import math
+from dataclasses import dataclass
+
+import networkx as nx
+from networkx.algorithms.flow import boykov_kolmogorov
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from ..errors import ExplorerError
+from ..trace import Trace
+
+# Attention flow is exact max-flow: one per (output, input) pair, over a graph with up to
+# n_layers * n_tokens**2 edges. One max-flow costs about 15 microseconds per edge on one CPU core, so
+# the graph size and the total work (max-flows x edges) are capped; past the caps rollout is the answer.
+MAX_FLOW_EDGES = 25_000
+MAX_FLOW_WORK = 1_000_000
+HEAD_VIEW_AUTO_TOP_K = 64  # above this many tokens the head view keeps each token's top-k edges
+
+
+def attention(trace: Trace) -> np.ndarray:
+    """[n_layers, n_heads, n_tokens, n_tokens] attention weights of a traced transformer."""
+    if trace.family == "elmo":
+        raise ExplorerError(
+            f"{trace.model} is an ELMo biLSTM: it has no attention to show. Ask which input words a prediction "
+            "depends on with attribution (saliency) instead: explorer.analysis.attribution.attribute(model, text)")
+    if trace.attentions is None:
+        raise ExplorerError(f"this trace of {trace.model} holds no attention: trace it with attentions=True")
+    return trace.attentions.detach().float().numpy()
+
+
+def _with_residual(att: np.ndarray) -> np.ndarray:
+    """Per layer: heads averaged, the residual connection added as the identity, rows renormalised."""
+    if att.ndim != 4 or att.shape[-1] != att.shape[-2]:
+        raise ExplorerError(f"expected attention of shape [layers, heads, tokens, tokens], got {att.shape}")
+    mixed = att.mean(axis=1) + np.eye(att.shape[-1])
+    return mixed / mixed.sum(axis=-1, keepdims=True)
+
+
+def rollout(att: np.ndarray) -> np.ndarray:
+    """[n_layers, T, T]: entry l is how much each token at layer l+1 draws on each input token.
+
+    Abnar & Zuidema's rollout: the residual-augmented layer matrices multiplied up from the bottom.
+    """
+    layers = _with_residual(att)
+    out = np.empty_like(layers)
+    acc = np.eye(att.shape[-1])
+    for l, a in enumerate(layers):
+        acc = a @ acc
+        out[l] = acc
+    return out
+
+
+def _flow_graph(layers: np.ndarray) -> nx.DiGraph:
+    """Nodes (layer, token); an edge from (l, key) to (l+1, query) carries up to that attention weight."""
+    graph = nx.DiGraph()
+    for l, a in enumerate(layers):
+        queries, keys = np.nonzero(a)
+        graph.add_edges_from(((l, int(k)), (l + 1, int(q)), {"capacity": float(a[q, k])})
+                             for q, k in zip(queries, keys))
+    return graph
+
+
+@dataclass
+class Flow:
+    """Attention flow: flow[o, j] is the max-flow from input token j to output token outputs[o] (top layer)."""
+
+    outputs: list[int]
+    flow: np.ndarray
+
+
+def attention_flow(att: np.ndarray, outputs: list[int] | None = None) -> Flow:
+    """Abnar & Zuidema's attention flow into the chosen output tokens (all of them when that fits the cap).
+
+    Exact max-flow, so it is bounded: a graph over MAX_FLOW_EDGES edges, or more than MAX_FLOW_WORK
+    edge-visits in all, is refused with a message that says what does fit.
+    """
+    n_layers, _, n_tokens, _ = att.shape
+    graph = _flow_graph(_with_residual(att))
+    edges = graph.number_of_edges()
+    if edges > MAX_FLOW_EDGES:
+        raise ExplorerError(
+            f"attention flow over {n_tokens} tokens and {n_layers} layers ({edges} graph edges) is too slow to "
+            f"compute exactly (the limit is {MAX_FLOW_EDGES} edges, about {int(math.sqrt(MAX_FLOW_EDGES / n_layers))} "
+            "tokens for this model): shorten the text, or use attention rollout, which is fast at any length")
+    fits = max(1, MAX_FLOW_WORK // (edges * n_tokens))
+    if outputs is None:
+        if fits < n_tokens:
+            raise ExplorerError(f"attention flow into all {n_tokens} tokens is too slow: choose up to {fits} "
+                                "output tokens (outputs=[...]), or use attention rollout")
+        outputs = list(range(n_tokens))
+    outputs = [int(o) for o in outputs]
+    bad = [o for o in outputs if not 0 <= o < n_tokens]
+    if bad:
+        raise ExplorerError(f"output tokens {bad} do not exist: positions run 0..{n_tokens - 1}")
+    if len(outputs) > fits:
+        raise ExplorerError(f"attention flow into {len(outputs)} output tokens is too slow here: choose up to {fits}")
+    flow = np.zeros((len(outputs), n_tokens))
+    for row, o in enumerate(outputs):
+        sources = nx.ancestors(graph, (n_layers, o))
+        for j in range(n_tokens):
+            if (0, j) in sources:
+                flow[row, j] = nx.maximum_flow_value(graph, (0, j), (n_layers, o), flow_func=boykov_kolmogorov)
+    return Flow(outputs, flow)
+
+
+# -- head scores -------------------------------------------------------------------------------------
+
+def _induction(model) -> np.ndarray | None:
+    """Per-head induction scores from the few-shot lab (causal LMs only: it measures next-token copying)."""
+    if not model.causal:
+        return None
+    from .induction import induction_scores
+
+    return np.asarray(induction_scores(model))
+
+
+def head_scores(trace: Trace, model=None) -> pd.DataFrame:
+    """One row per (layer, head): what kind of head it is on this input.
+
+    entropy: mean over queries of the attention distribution's entropy (nats; low = focused);
+    previous_token: mean weight on the token just before; to_first: mean weight on position 0;
+    to_<special>: mean weight on each special token present ([CLS], [SEP], ...);
+    induction (when ``model`` is a causal LM): attention to the token after an earlier copy of the
+    current token, on a repeated random-token sequence (explorer.analysis.induction).
+    """
+    att = attention(trace)
+    n_layers, n_heads, n_tokens, _ = att.shape
+    entropy = -(att * np.log(np.clip(att, 1e-12, None))).sum(-1).mean(-1)
+    prev = att[..., np.arange(1, n_tokens), np.arange(n_tokens - 1)].mean(-1) if n_tokens > 1 else np.full(
+        (n_layers, n_heads), np.nan)
+    table = pd.DataFrame({
+        "layer": np.repeat(np.arange(n_layers), n_heads),
+        "head": np.tile(np.arange(n_heads), n_layers),
+        "entropy": entropy.ravel(),
+        "previous_token": prev.ravel(),
+        "to_first": att[..., 0].mean(-1).ravel(),
+    })
+    specials = sorted({t for t, w in zip(trace.tokens, trace.word_ids) if w is None})
+    for special in specials:
+        columns = [i for i, t in enumerate(trace.tokens) if t == special]
+        table[f"to_{special}"] = att[..., columns].sum(-1).mean(-1).ravel()
+    if model is not None:
+        induction = _induction(model)
+        if induction is not None:
+            table["induction"] = induction.ravel()
+    return table
+
+
+# -- views ------------------------------------------------------------------------------------------
+
+def token_labels(tokens: list[str]) -> list[str]:
+    """Position-prefixed labels, unique even when a token repeats (plotly merges equal category labels)."""
+    return [f"{i} {t}" for i, t in enumerate(tokens)]
+
+
+def _check_layer_head(att, layer, head=None):
+    n_layers, n_heads = att.shape[:2]
+    if not -n_layers <= layer < n_layers:
+        raise ExplorerError(f"layer {layer} does not exist: layers run 0..{n_layers - 1}")
+    if head is not None and not -n_heads <= head < n_heads:
+        raise ExplorerError(f"head {head} does not exist: heads run 0..{n_heads - 1}")
+
+
+def matrix_figure(matrix: np.ndarray, tokens: list[str], title: str, x_tokens: list[str] | None = None,
+                  colorscale="Blues") -> go.Figure:
+    """A token-by-token heatmap (rows attend / draw on columns)."""
+    labels = token_labels(tokens)
+    cols = labels if x_tokens is None else token_labels(x_tokens)
+    size = max(len(labels), len(cols))
+    fig = go.Figure(go.Heatmap(
+        z=matrix.astype(np.float32), x=cols, y=labels, colorscale=colorscale, zmin=0,
+        hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", showticklabels=size <= 128, title="query / output token")
+    fig.update_xaxes(showticklabels=size <= 128, title="key / input token", tickangle=-60)
+    side = int(min(1000, max(420, 14 * size)))
+    fig.update_layout(title=title, height=side + 120, width=side + 160)
+    return fig
+
+
+def head_heatmap(trace: Trace, layer: int, head: int) -> go.Figure:
+    """One head's attention matrix."""
+    att = attention(trace)
+    _check_layer_head(att, layer, head)
+    return matrix_figure(att[layer, head], trace.tokens, f"{trace.model}: layer {layer}, head {head}")
+
+
+def rollout_figure(trace: Trace, layer: int = -1) -> go.Figure:
+    """Rollout up to ``layer`` (the top by default): what each token draws on, residual paths included."""
+    att = attention(trace)
+    _check_layer_head(att, layer)
+    shown = layer % att.shape[0]
+    return matrix_figure(rollout(att)[shown], trace.tokens, f"{trace.model}: attention rollout to layer {shown + 1}",
+                         colorscale="Purples")
+
+
+def flow_figure(flow: Flow, tokens: list[str], model_name: str = "") -> go.Figure:
+    """Attention flow from each input token (columns) to the chosen output tokens (rows)."""
+    return matrix_figure(flow.flow, [tokens[o] for o in flow.outputs], f"{model_name}: attention flow".strip(": "),
+                         x_tokens=tokens, colorscale="Oranges")
+
+
+def _pool(matrix: np.ndarray, size: int) -> np.ndarray:
+    """Shrink [..., T, T] to at most size x size blocks: rows averaged, columns summed, so rows still sum to 1."""
+    n = matrix.shape[-1]
+    if n <= size:
+        return matrix
+    edges = np.linspace(0, n, size + 1).astype(int)[:-1]
+    rows = np.add.reduceat(matrix, edges, axis=-2) / np.diff(np.append(edges, n))[:, None]
+    return np.add.reduceat(rows, edges, axis=-1)
+
+
+def model_view(trace: Trace, cell: int = 48) -> go.Figure:
+    """All heads at once: a layers x heads grid of small heatmaps (long inputs pooled into cell x cell blocks)."""
+    att = attention(trace)
+    n_layers, n_heads, n_tokens, _ = att.shape
+    pooled = _pool(att, cell)
+    c = pooled.shape[-1]
+    gap = max(1, c // 8)
+    mosaic = np.full((n_layers * (c + gap) - gap, n_heads * (c + gap) - gap), np.nan, dtype=np.float32)
+    for l in range(n_layers):
+        for h in range(n_heads):
+            mosaic[l * (c + gap): l * (c + gap) + c, h * (c + gap): h * (c + gap) + c] = pooled[l, h]
+    centres = lambda k: [i * (c + gap) + c / 2 for i in range(k)]  # noqa: E731
+    fig = go.Figure(go.Heatmap(z=mosaic, colorscale="Blues", zmin=0, showscale=False,
+                               hovertemplate="weight %{z:.3f}<extra></extra>"))
+    note = f" (pooled from {n_tokens} tokens to {c})" if c < n_tokens else ""
+    fig.update_yaxes(autorange="reversed", tickvals=centres(n_layers), ticktext=[f"layer {l}" for l in range(n_layers)],
+                     scaleanchor="x", showgrid=False, zeroline=False)
+    fig.update_xaxes(tickvals=centres(n_heads), ticktext=[f"head {h}" for h in range(n_heads)], side="top",
+                     showgrid=False, zeroline=False)
+    fig.update_layout(title=f"{trace.model}: every head{note}", width=max(500, 80 * n_heads + 150),
+                      height=max(500, 80 * n_layers + 150), plot_bgcolor="white")
+    return fig
+
+
+_OPACITY_BINS = np.array([0.0, 0.1, 0.25, 0.5])  # weights at or above each edge share one line trace
+
+
+def _edges(weights: np.ndarray, top_k: int | None, min_weight: float):
+    """(query, key, weight) of the edges drawn: at most top_k per query, none below min_weight or at zero."""
+    keep = (weights >= min_weight) & (weights > 0)
+    if top_k is not None and top_k < weights.shape[-1]:
+        strongest = np.zeros_like(keep)
+        np.put_along_axis(strongest, np.argsort(-weights, axis=-1)[:, :top_k], True, axis=-1)
+        keep &= strongest
+    q, k = np.nonzero(keep)
+    return q, k, weights[q, k]
+
+
+def head_view(trace: Trace, layer: int, heads: list[int] | None = None, top_k: int | None = None,
+              min_weight: float = 0.02) -> go.Figure:
+    """bertviz-style lines from each token (left) to the tokens it attends to (right), one colour per head.
+
+    Long inputs (over HEAD_VIEW_AUTO_TOP_K tokens) keep each token's 5 strongest edges unless ``top_k`` says otherwise.
+    """
+    att = attention(trace)
+    _check_layer_head(att, layer)
+    n_heads, n_tokens = att.shape[1], att.shape[-1]
+    heads = list(range(n_heads)) if heads is None else heads
+    for h in heads:
+        _check_layer_head(att, layer, h)
+    if top_k is None and n_tokens > HEAD_VIEW_AUTO_TOP_K:
+        top_k = 5
+    palette = qualitative.Plotly + qualitative.D3
+    fig = go.Figure()
+    for h in heads:
+        q, k, w = _edges(att[layer, h], top_k, min_weight)
+        which = np.searchsorted(_OPACITY_BINS, w, side="right") - 1
+        for b, low in enumerate(_OPACITY_BINS):
+            sel = which == b
+            if not sel.any():
+                continue
+            xs = np.tile(np.array([0.0, 1.0, np.nan], dtype=np.float32), int(sel.sum()))
+            ys = np.stack([-q[sel], -k[sel], np.full(sel.sum(), np.nan)], axis=1).ravel().astype(np.float32)
+            high = _OPACITY_BINS[b + 1] if b + 1 < len(_OPACITY_BINS) else 1.0
+            fig.add_trace(go.Scatter(
+                x=xs, y=ys, mode="lines", line=dict(color=palette[h % len(palette)], width=1 + 3 * high),
+                opacity=0.15 + 0.85 * high, name=f"head {h}", legendgroup=f"head {h}", showlegend=b == 0,
+                hoverinfo="skip"))
+    _token_columns(fig, trace.tokens)
+    title = f"{trace.model}: layer {layer}" + (f" (top {top_k} edges per token)" if top_k else "")
+    fig.update_layout(title=title, height=int(min(4000, max(400, 16 * n_tokens + 150))), width=700,
+                      plot_bgcolor="white", legend=dict(title="click to hide"))
+    fig.update_xaxes(visible=False, range=[-0.6, 1.6])
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _token_columns(fig: go.Figure, tokens: list[str]):
+    """The tokens as two columns; with many tokens only every n-th carries a label (all show on hover)."""
+    n = len(tokens)
+    step = max(1, math.ceil(n / 128))
+    ys = -np.arange(n)
+    labels = [t if i % step == 0 else "" for i, t in enumerate(tokens)]
+    for x, pos in ((0.0, "middle left"), (1.0, "middle right")):
+        fig.add_trace(go.Scatter(
+            x=np.full(n, x), y=ys, mode="markers+text", text=labels, textposition=pos,
+            marker=dict(size=4, color="#444"), hovertext=token_labels(tokens), hoverinfo="text",
+            showlegend=False, textfont=dict(size=11 if step == 1 else 9)))
