@@ -156,7 +156,8 @@ def score_answers(model, prompts: list[str], answers: list[list[str]], batch_siz
                 joint.append((i, j, ids, first))
                 continue
             tokens = ids[first:]
-            rows = [prefix_runs.setdefault(tuple(prompt_ids + tokens[:n]), len(prefix_runs)) for n in range(len(tokens))]
+            rows = [prefix_runs.setdefault(tuple(prompt_ids + tokens[:n]), len(prefix_runs))
+                    for n in range(len(tokens))]
             stable.append((i, j, rows, tokens))
     scores = [np.zeros(len(options)) for options in answers]
     if prefix_runs:
@@ -219,13 +220,15 @@ def _normalise(model, text: str) -> str:
     return " ".join((norm.normalize_str(text) if norm is not None else text).split())
 
 
-def _same(model, answer: str, expected: str, stop_written: bool) -> bool:
-    """Exact match after normalisation; when the tokenizer cannot write the separator (GPT and newlines) the
-    answer runs on into the next line, so only as many words as the expected answer has are compared."""
-    got, want = _normalise(model, answer), _normalise(model, expected)
-    if not stop_written:
-        got = " ".join(got.split()[:len(want.split())])
-    return got == want
+def _as_compared(answer: str, expected: str, stop_written: bool) -> str:
+    """The answer, stripped; when the tokenizer cannot write the separator (GPT drops newlines) the answer runs
+    on into the next example, so it is cut to as many words as the expected answer has."""
+    return answer.strip() if stop_written else " ".join(answer.split()[:len(expected.split())])
+
+
+def _same(model, answer: str, expected: str) -> bool:
+    """Exact match after the model's own normalisation."""
+    return _normalise(model, answer) == _normalise(model, expected)
 
 
 # -- one prompt, many models ----------------------------------------------------------------------------
@@ -250,7 +253,9 @@ def compare(models, prompt: str, labels: list[str] | None = None, template: Temp
             text, lps = generate(model, [prompt], template.separator, max_new_tokens)[0]
             row |= dict(answer=text.strip(), probability=float(np.exp(sum(lps))))
         if expected is not None:
-            row["correct"] = _same(model, row["answer"], expected, labels is not None or _writes(model, template.separator))
+            if not labels:
+                row["answer"] = _as_compared(row["answer"], expected, _writes(model, template.separator))
+            row["correct"] = _same(model, row["answer"], expected)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -313,9 +318,10 @@ def evaluate(model, task: Task, k: int, seed: int, n_queries: int = 50, template
         correct = [a == e for a, e in zip(answers, expected)]
     else:
         outs = generate(model, [p.text for p in prompts], template.separator, budget, batch_size)
-        answers, probs = [o[0].strip() for o in outs], [float(np.exp(sum(o[1]))) for o in outs]
         written = _writes(model, template.separator)
-        correct = [_same(model, a, e, written) for a, e in zip(answers, expected)]
+        answers = [_as_compared(o[0], e, written) for o, e in zip(outs, expected)]
+        probs = [float(np.exp(sum(o[1]))) for o in outs]
+        correct = [_same(model, a, e) for a, e in zip(answers, expected)]
     table = pd.DataFrame(dict(query=[p.query.input for p in prompts], expected=expected, answer=answers,
                               probability=probs, correct=correct, shots=[p.shots for p in prompts],
                               prompt=[p.text for p in prompts]))
@@ -370,11 +376,11 @@ def accuracy_curve(models, task: Task, ks=(0, 1, 2, 4, 8), seeds=5, n_queries: i
 def shot_ladder(models, task: Task, template: Template | None = None, instruction: str = "",
                 limit: int = 128) -> list[int]:
     """0, 1, 2, 4, 8, ... as far as every model's context holds the shots (judged on the first query)."""
+    template = template or task.template
+    budgets = [_answer_budget(m, task, template) for m in models]
     ks, k = [0], 1
     while k <= min(limit, task.max_shots):
-        fits = all(fit_prompt(m, task, 0, k, 0, template, instruction, _answer_budget(m, task, template or task.template)
-                              ).shots == k for m in models)
-        if not fits:
+        if any(fit_prompt(m, task, 0, k, 0, template, instruction, b).shots < k for m, b in zip(models, budgets)):
             break
         ks.append(k)
         k *= 2

@@ -92,7 +92,8 @@ def _list_tasks():
 def _task(args):
     from ..data.tasks import Template, get_task, load_task_file
 
-    task = load_task_file(args.task, args.kind) if args.task.lower().endswith((".csv", ".json")) else get_task(args.task)
+    is_file = args.task.lower().endswith((".csv", ".json"))
+    task = load_task_file(args.task, args.kind) if is_file else get_task(args.task)
     base = task.template
 
     def unescape(s):

@@ -81,6 +81,11 @@ class Task:
     def chance(self) -> float | None:
         return 1 / len(self.labels) if self.labels else None
 
+    @property
+    def base_name(self) -> str:
+        """The name without its label mode ('sentiment' for 'sentiment_permuted')."""
+        return self.name if self.label_mode == "natural" else self.name.removesuffix(f"_{self.label_mode}")
+
     def query_indices(self, n: int) -> range:
         """The first ``n`` queries (fewer when the task has fewer examples; episode-made tasks have any number)."""
         return range(n if self.episode_maker is not None else min(n, len(self.examples)))
@@ -96,7 +101,7 @@ class Task:
         if k > self.max_shots:
             raise ExplorerError(f"{self.name} has only {self.max_shots} possible demonstrations per query; "
                                 f"k={k} is too many")
-        rng = random.Random(f"{self.name}:{seed}:{index}")
+        rng = random.Random(f"{self.base_name}:{seed}:{index}")  # label controls show the same inputs
         if self.episode_maker is not None:
             demos, query = self.episode_maker(rng, k)
         else:
@@ -129,8 +134,7 @@ def relabel(task: Task, mode: str) -> Task:
                             "permuted or randomised")
     if mode != "natural" and len(task.labels) < 2:
         raise ExplorerError(f"{task.name} has a single label: permuting or randomising it changes nothing")
-    base = task.name.removesuffix(f"_{task.label_mode}") if task.label_mode != "natural" else task.name
-    name = base if mode == "natural" else f"{base}_{mode}"
+    name = task.base_name if mode == "natural" else f"{task.base_name}_{mode}"
     what = {"natural": "", "permuted": " Labels permuted: each replaced by the next in sorted order.",
             "random": " Demonstrations carry random labels; answers are scored against the true ones."}[mode]
     return replace(task, name=name, label_mode=mode, description=task.description + what)
