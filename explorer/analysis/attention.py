@@ -113,23 +113,15 @@ def attention_flow(att: np.ndarray, outputs: list[int] | None = None) -> Flow:
 
 # -- head scores -------------------------------------------------------------------------------------
 
-def _induction(model) -> np.ndarray | None:
-    """Per-head induction scores from the few-shot lab (causal LMs only: it measures next-token copying)."""
-    if not model.causal:
-        return None
-    from .induction import induction_scores
-
-    return np.asarray(induction_scores(model))
-
-
 def head_scores(trace: Trace, model=None) -> pd.DataFrame:
     """One row per (layer, head): what kind of head it is on this input.
 
     entropy: mean over queries of the attention distribution's entropy (nats; low = focused);
     previous_token: mean weight on the token just before; to_first: mean weight on position 0;
     to_<special>: mean weight on each special token present ([CLS], [SEP], ...);
-    induction (when ``model`` is a causal LM): attention to the token after an earlier copy of the
-    current token, on a repeated random-token sequence (explorer.analysis.induction).
+    induction (when ``model`` is given): attention to the token after an earlier copy of the current
+    token, on a repeated random-token sequence (explorer.analysis.induction; for BERT, which sees both
+    copies at once, a high score means copying rather than prediction).
     """
     att = attention(trace)
     n_layers, n_heads, n_tokens, _ = att.shape
@@ -148,9 +140,9 @@ def head_scores(trace: Trace, model=None) -> pd.DataFrame:
         columns = [i for i, t in enumerate(trace.tokens) if t == special]
         table[f"to_{special}"] = att[..., columns].sum(-1).mean(-1).ravel()
     if model is not None:
-        induction = _induction(model)
-        if induction is not None:
-            table["induction"] = induction.ravel()
+        from .induction import induction_scores
+
+        table["induction"] = np.asarray(induction_scores(model)).ravel()
     return table
 
 
