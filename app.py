@@ -15,6 +15,7 @@ PAGES = {
     ],
     "Models": [
         st.Page("explorer/ui/models.py", title="Models", icon=":material/deployed_code:"),
+        st.Page("explorer/ui/train.py", title="Train", icon=":material/model_training:"),
     ],
 }
 

@@ -3,6 +3,7 @@
 Models: small random checkpoints of several families saved to a temporary folder (as if the user had trained
 them), and the real MiniLM loaded by path, so the tests run before and after the shipped models exist.
 """
+import time
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,72 @@ def test_fewshot_user_task_file_is_used(app):
     assert_clean(at)
     assert "**letters**" in " ".join(m.value for m in at.markdown)
     assert at.metric[0].value in ("a", "b", "c")
+
+
+# -- Train -------------------------------------------------------------------------------------
+def _wait_for(at, condition, timeout=180):
+    """Rerun the page until ``condition(at)`` holds (the training process runs on its own)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        at.run()
+        if condition(at):
+            return at
+        time.sleep(1)
+    raise AssertionError(f"timed out; page shows {_badge(at)!r}, "
+                         f"errors {errors(at)}, code {[c.value[-500:] for c in at.code]}")
+
+
+def _badge(at) -> str:
+    return " ".join(m.value for m in at.markdown if "-badge[" in m.value)
+
+
+def test_train_starts_stops_resumes_and_the_model_joins_the_picker(app, tmp_path, sentences):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(sentences * 3) + "\n")
+    at = app("bert", page="train")
+    assert_clean(at)
+    at.selectbox(key="train-family").set_value("gpt2")
+    at.text_input(key="train-name").set_value("trained-here")
+    at.text_input(key="train-corpus").set_value(str(corpus))
+    at.number_input(key="train-tokens").set_value(12_000)
+    at.number_input(key="train-batch").set_value(8)
+    at.number_input(key="train-every").set_value(3)
+    at.button(key="FormSubmitter:train-new-Start training").click().run()
+    assert_clean(at)
+    assert "running" in _badge(at)
+    _wait_for(at, lambda a: any(m.label == "step" and int(m.value.replace(",", "")) >= 4 for m in a.metric))
+    at.button(key="train-stop").click().run()
+    _wait_for(at, lambda a: "stopped" in _badge(a))
+    assert at.get("plotly_chart")  # the loss curve so far
+    at.button(key="train-resume").click().run()
+    assert "running" in _badge(at)
+    _wait_for(at, lambda a: "finished" in _badge(a))
+    assert_clean(at)
+    assert "trained-here (folder)" in at.sidebar.multiselect(key="models").options
+
+
+@pytest.mark.parametrize("name, corpus, message", [
+    ("ok", "", "no corpus"),
+    ("ok", "/no/such/corpus.txt", "does not exist"),
+    ("bad name 😀", "CORPUS", "cannot name a model folder"),
+    ("", "CORPUS", "cannot name a model folder"),
+    ("ok", "x\x01y", "control character"),
+], ids=["no-corpus", "missing-corpus", "emoji-name", "empty-name", "control-char"])
+def test_train_bad_input_gives_a_readable_message(app, tmp_path, name, corpus, message):
+    (tmp_path / "c.txt").write_text("one line\nanother line\n")
+    at = app("bert", page="train")
+    at.text_input(key="train-name").set_value(name)
+    at.text_input(key="train-corpus").set_value(corpus.replace("CORPUS", str(tmp_path / "c.txt")))
+    at.button(key="FormSubmitter:train-new-Start training").click().run()
+    assert not at.exception
+    assert message in errors(at)
+
+
+@pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"\xff\xfe\xfa\n\xff\n", "is empty"),
+                                              (b"one line only", "at least 2")], ids=["empty", "binary", "one-line"])
+def test_train_bad_upload_gives_a_readable_message(app, content, message):
+    at = app("bert", page="train")
+    at.file_uploader(key="train-upload").upload("corpus.txt", content)
+    at.button(key="FormSubmitter:train-new-Start training").click().run()
+    assert not at.exception
+    assert message in errors(at)

@@ -44,7 +44,8 @@ def render():
 # -- task and template ----------------------------------------------------------------------------------
 def choose_task():
     left, right = st.columns([1, 2])
-    choice = left.selectbox("Task", task_names() + [UPLOAD], key="fewshot-task",
+    options = task_names() + [UPLOAD]
+    choice = left.selectbox("Task", options, index=options.index("retrieval"), key="fewshot-task",
                             help="Built-in tasks follow the GPT-3 paper (word scrambles, arithmetic), add simple "
                                  "classification with natural, permuted or random labels, and in-context retrieval.")
     if choice != UPLOAD:
@@ -131,7 +132,7 @@ def ask(names: tuple, prompt: str, labels, template: tuple, expected: str) -> pd
 
 
 def show_answers(answers: pd.DataFrame, task):
-    for col, row in zip(st.columns(len(answers)), answers.to_dict("records")):
+    for col, row in zip(st.columns(max(3, len(answers))), answers.to_dict("records")):
         with col.container(border=True):
             st.markdown(f"**{row['model']}**")
             st.metric("answer", row["answer"] or "(nothing)",
