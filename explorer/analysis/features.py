@@ -1,0 +1,172 @@
+"""Word vectors at every layer for a whole dataset, through Trace, cached on disk.
+
+A dataset of S sentences becomes one float16 array [n_layers + 1, rows, d] memory-mapped from
+disk, where the rows are the sentences' selected words in order (all words for POS, the target
+words for WSD). Sentences are traced a batch at a time and written straight to the array, so
+memory stays bounded whatever the dataset's size. The cache is keyed by the model (its name and
+a hash of its weights), the dataset (sha256 of the words and the selection) and the pooling; a
+second sweep over the same data opens the array instead of running the model again.
+"""
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import ExplorerError
+from ..families.base import Model
+from ..zoo import USER_MODELS
+
+CACHE_DIR = Path(os.environ.get("LT_FEATURE_CACHE", USER_MODELS.parent / "cache" / "features"))
+FORMAT_VERSION = 1  # bump when the stored layout changes, so old caches are not misread
+POOLS = ("first", "mean")
+_fingerprints: "weakref.WeakKeyDictionary[Model, str]" = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class Features:
+    """Cached word vectors: ``vectors[layer, row]``; rows offsets[i]:offsets[i+1] belong to sentence i."""
+
+    directory: Path
+    vectors: np.memmap  # float16 [n_layers + 1, rows, d]
+    offsets: np.ndarray  # int64 [n_sentences + 1]
+    missing: np.ndarray  # bool [rows]: words cut off by the model's context (their rows are zeros)
+    meta: dict
+
+    @property
+    def n_layers(self) -> int:
+        """Number of stored layers (the model's layers plus the input layer)."""
+        return self.vectors.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.vectors.shape[2]
+
+    def __len__(self) -> int:
+        return self.vectors.shape[1]
+
+    def layer(self, layer: int, rows=None) -> torch.Tensor:
+        """float32 [rows, d] for one layer (all rows, or the given row indices)."""
+        block = self.vectors[layer] if rows is None else self.vectors[layer][np.asarray(rows)]
+        return torch.from_numpy(np.asarray(block, dtype=np.float32))
+
+    def all_layers(self, rows) -> torch.Tensor:
+        """float16 [n_layers + 1, len(rows), d]: every layer for the given rows (for the scalar mix)."""
+        rows = np.asarray(rows)
+        return torch.from_numpy(np.stack([np.asarray(self.vectors[l][rows]) for l in range(self.n_layers)]))
+
+
+def model_fingerprint(model: Model) -> str:
+    """sha256 of the model's name and weights (computed once per loaded model)."""
+    if model not in _fingerprints:
+        h = hashlib.sha256(model.name.encode())
+        for name, tensor in sorted(model.net.state_dict().items()):
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        _fingerprints[model] = h.hexdigest()
+    return _fingerprints[model]
+
+
+def dataset_fingerprint(sentences: list[list[str]], select: list[list[int]] | None) -> str:
+    h = hashlib.sha256()
+    for i, words in enumerate(sentences):
+        h.update(json.dumps([words, None if select is None else select[i]], ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def extract_features(model: Model, sentences: list[list[str]], *, pool: str = "first",
+                     select: list[list[int]] | None = None, cache_dir: str | Path | None = None,
+                     batch_size: int = 32, progress: bool = False) -> Features:
+    """Vectors of every layer for the selected words (default: all) of each sentence, cached.
+
+    ``select[i]`` lists the word indices of sentence i to keep, in the order their rows are stored.
+    """
+    if pool not in POOLS:
+        raise ExplorerError(f"unknown pooling {pool!r}: use one of {', '.join(POOLS)}")
+    if not sentences:
+        raise ExplorerError("no sentences to extract features from")
+    if select is not None and len(select) != len(sentences):
+        raise ExplorerError(f"select has {len(select)} entries for {len(sentences)} sentences")
+    key = dict(format=FORMAT_VERSION, model=model.name, model_sha256=model_fingerprint(model),
+               dataset_sha256=dataset_fingerprint(sentences, select), pool=pool)
+    directory = Path(cache_dir or CACHE_DIR) / _safe(model.name) / (
+        f"{key['model_sha256'][:12]}-{key['dataset_sha256'][:16]}-{pool}")
+    if not (directory / "meta.json").exists():
+        _build(model, sentences, select, key, directory, batch_size, progress)
+    return open_features(directory)
+
+
+def open_features(directory: str | Path) -> Features:
+    directory = Path(directory)
+    meta = json.loads((directory / "meta.json").read_text())
+    return Features(directory, np.load(directory / "vectors.npy", mmap_mode="r"),
+                    np.load(directory / "offsets.npy"), np.load(directory / "missing.npy"), meta)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-80:]
+
+
+def _build(model, sentences, select, key, directory, batch_size, progress):
+    pool = key["pool"]
+    chosen = [list(range(len(w))) if select is None else list(select[i]) for i, w in enumerate(sentences)]
+    for i, (words, idx) in enumerate(zip(sentences, chosen)):
+        if not words:
+            raise ExplorerError(f"sentence {i} has no words")
+        bad = [j for j in idx if not 0 <= j < len(words)]
+        if bad:
+            raise ExplorerError(f"sentence {i} has {len(words)} words; selected word {bad[0]} does not exist")
+    offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(idx) for idx in chosen])
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".partial-"))
+    try:
+        probe = model.trace(words=sentences[0], attentions=False, logits=False)
+        shape = (probe.hidden.shape[0], int(offsets[-1]), probe.hidden.shape[-1])
+        vectors = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=shape)
+        missing = np.zeros(shape[1], dtype=bool)
+        # Similar lengths in a batch waste little on padding; rows still go to each sentence's own place.
+        order = sorted(range(len(sentences)), key=lambda i: sum(len(w) for w in sentences[i]))
+        bar = tqdm(total=len(sentences), desc=f"features from {model.name}", unit="sentence", disable=not progress)
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            traces = model.trace_batch([list(sentences[i]) for i in batch], batch_size=batch_size)
+            for i, tr in zip(batch, traces):
+                _store(tr, i, chosen[i], offsets[i], pool, vectors, missing)
+            bar.update(len(batch))
+        bar.close()
+        vectors.flush()
+        del vectors
+        np.save(tmp / "offsets.npy", offsets)
+        np.save(tmp / "missing.npy", missing)
+        meta = key | dict(layers=shape[0], rows=shape[1], dim=shape[2], sentences=len(sentences),
+                          missing=int(missing.sum()), family=model.family)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        try:
+            tmp.rename(directory)
+        except OSError:  # another run finished the same features first
+            if not (directory / "meta.json").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _store(trace, sentence: int, chosen: list[int], offset: int, pool, vectors, missing):
+    """Write one sentence's selected words; words lost to truncation (a suffix) stay marked missing."""
+    kept = len(trace.words)
+    try:
+        layers = torch.stack([trace.word_vectors(layer, pool) for layer in range(trace.hidden.shape[0])])
+    except ExplorerError as e:
+        raise ExplorerError(f"sentence {sentence} ({' '.join(trace.words)[:80]!r}): {e}") from None
+    rows = np.arange(offset, offset + len(chosen))
+    keep = np.asarray(chosen) < kept
+    missing[rows[~keep]] = True
+    if keep.any():
+        vectors[:, rows[keep]] = layers[:, np.asarray(chosen)[keep]].numpy()

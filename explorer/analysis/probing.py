@@ -1,0 +1,448 @@
+"""Layer-wise part-of-speech probes with the controls that make them mean something.
+
+Per layer, a multinomial linear probe (torch; full-batch L-BFGS on small sets, mini-batch Adam on
+large ones) predicts each word's tag from its cached vector. Beside it:
+- a majority baseline and a word-type baseline (each word's most frequent training tag);
+- Hewitt & Liang's (2019) control task: every word type gets a fixed random tag drawn from the
+  training tag distribution; selectivity = accuracy - control accuracy. A probe that scores well
+  on the control task is memorising word identity, not reading syntax off the representation;
+- an optional one-hidden-layer MLP probe (more capacity, lower selectivity);
+- an ELMo-style scalar mix (Peters et al. 2018, eq. 1): softmax-normalised layer weights and a
+  scale gamma learned together with the probe, the weights showing which layers the task uses.
+  Each layer is standardised first (transformer layers differ in scale by orders of magnitude).
+
+Results are tidy tables (model, layer, task, metric, value, n); figures are built from them.
+"""
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..data.conllu import TaggedSentence
+from ..errors import ExplorerError
+from ..families.base import Model
+from .features import Features, extract_features, model_fingerprint
+
+COLUMNS = ["model", "layer", "task", "metric", "value", "n"]
+
+
+@dataclass
+class ProbeSettings:
+    """How probes are trained; saved with every run so it can be repeated exactly."""
+
+    optimizer: str = "auto"  # "lbfgs" (full batch), "adam" (mini-batch), or auto: L-BFGS up to lbfgs_max_values
+    lbfgs_max_values: int = 20_000_000  # rows x dim up to which full-batch L-BFGS is used
+    max_iter: int = 50  # L-BFGS iterations (accuracy is flat beyond this on POS probes)
+    epochs: int = 6  # Adam passes over the data ...
+    min_steps: int = 600  # ... but at least this many updates on small data
+    batch_size: int = 2048
+    lr: float = 0.01
+    l2: float = 1e-4  # weight penalty on the probe's weights
+    mlp_hidden: int = 0  # > 0: also train a one-hidden-layer MLP probe of this width
+    mix: bool = True  # learn an ELMo-style scalar mix over all layers
+    mix_max_rows: int = 50_000  # training rows the scalar mix sees (all layers are held in memory at once)
+    seed: int = 0
+
+    def check(self):
+        if self.optimizer not in ("auto", "lbfgs", "adam"):
+            raise ExplorerError(f"unknown optimizer {self.optimizer!r}: use auto, lbfgs or adam")
+        for name in ("max_iter", "epochs", "min_steps", "batch_size", "mix_max_rows"):
+            if getattr(self, name) < 1:
+                raise ExplorerError(f"probe setting {name} must be at least 1")
+        return self
+
+
+# -- probes ----------------------------------------------------------------------------------------
+
+class Probe(nn.Module):
+    """Standardise, then one linear map (or MLP) per head; heads share the input but not their weights."""
+
+    def __init__(self, mean, std, n_classes: list[int], hidden: int = 0):
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.n_classes = n_classes
+        d = mean.shape[-1]
+        if hidden:
+            self.heads = nn.ModuleList(nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, c))
+                                       for c in n_classes)
+        else:  # linear heads are independent columns of one matrix: one matmul trains them all
+            self.heads = nn.ModuleList([nn.Linear(d, sum(n_classes))])
+            nn.init.zeros_(self.heads[0].weight)
+
+    def standardise(self, x):
+        return (x.float() - self.mean) / self.std
+
+    def scores(self, z) -> list[torch.Tensor]:
+        """Logits per head from standardised inputs (training standardises the data once)."""
+        if len(self.heads) == 1 and len(self.n_classes) > 1:
+            return list(self.heads[0](z).split(self.n_classes, dim=-1))
+        return [h(z) for h in self.heads]
+
+    def forward(self, x) -> list[torch.Tensor]:
+        return self.scores(self.standardise(x))
+
+    def penalty(self):
+        return sum((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))
+
+    @torch.no_grad()
+    def predict(self, x, batch_size: int = 65536) -> list[torch.Tensor]:
+        outs = [self(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        return [torch.cat([o[h] for o in outs]).argmax(-1) for h in range(len(self.n_classes))]
+
+
+class ScalarMixProbe(nn.Module):
+    """gamma * sum_j softmax(s)_j * standardised layer j, then a linear probe (ELMo eq. 1)."""
+
+    def __init__(self, mean, std, n_classes: int):
+        super().__init__()
+        self.register_buffer("mean", mean)  # [L, d]
+        self.register_buffer("std", std)
+        self.scalars = nn.Parameter(torch.zeros(mean.shape[0]))
+        self.gamma = nn.Parameter(torch.ones(()))
+        self.linear = nn.Linear(mean.shape[1], n_classes)
+        self.n_classes = [n_classes]
+
+    standardise = Probe.standardise
+    predict = Probe.predict
+
+    def scores(self, z) -> list[torch.Tensor]:  # z: [B, L, d]
+        return [self.linear(self.gamma * torch.einsum("l,bld->bd", self.scalars.softmax(0), z))]
+
+    def forward(self, x) -> list[torch.Tensor]:
+        return self.scores(self.standardise(x))
+
+    def penalty(self):
+        return (self.linear.weight ** 2).sum()
+
+    def weights(self) -> list[float]:
+        return self.scalars.detach().softmax(0).tolist()
+
+
+def standardiser(x: torch.Tensor, dim: int = 0):
+    """Mean and std over rows; constant dimensions get std 1 so they do not blow up."""
+    mean, std = x.float().mean(dim), x.float().std(dim)
+    return mean, torch.where(std > 1e-6, std, torch.ones_like(std))
+
+
+def fit_probe(x: torch.Tensor, targets: list[torch.Tensor], n_classes: list[int], settings: ProbeSettings,
+              hidden: int = 0) -> Probe:
+    """A probe with one head per target (e.g. real tags and control tags), trained to convergence."""
+    torch.manual_seed(settings.seed)
+    probe = Probe(*standardiser(x), n_classes, hidden)
+    _train(probe, x, targets, settings, full_batch_ok=not hidden)
+    return probe.eval()
+
+
+def _train(probe, x, targets, settings, full_batch_ok=True):
+    full_batch = settings.optimizer == "lbfgs" or (
+        settings.optimizer == "auto" and full_batch_ok and x.numel() <= settings.lbfgs_max_values)
+    (_lbfgs if full_batch else _adam)(probe, x, targets, settings)
+
+
+def _loss(probe, z, targets, l2):
+    outs = probe.scores(z)
+    return sum(nn.functional.cross_entropy(o, t) for o, t in zip(outs, targets)) + l2 * probe.penalty()
+
+
+def _lbfgs(probe, x, targets, settings):
+    z = probe.standardise(x)
+    opt = torch.optim.LBFGS(probe.parameters(), lr=1, max_iter=settings.max_iter, history_size=20,
+                            line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-10)
+
+    def closure():
+        opt.zero_grad()
+        loss = _loss(probe, z, targets, settings.l2)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+
+
+def _adam(probe, x, targets, settings):
+    """Mini-batch Adam with a cosine-decayed learning rate; x may be float16 (converted per batch)."""
+    opt = torch.optim.Adam(probe.parameters(), lr=settings.lr)
+    per_epoch = math.ceil(len(x) / settings.batch_size)
+    epochs = max(settings.epochs, math.ceil(settings.min_steps / per_epoch))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=settings.lr, total_steps=epochs * per_epoch,
+                                                pct_start=0.1)
+    gen = torch.Generator().manual_seed(settings.seed)
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), settings.batch_size):
+            idx = order[i:i + settings.batch_size]
+            opt.zero_grad()
+            _loss(probe, probe.standardise(x[idx]), [t[idx] for t in targets], settings.l2).backward()
+            opt.step()
+            sched.step()
+
+
+def fit_scalar_mix(x: torch.Tensor, y: torch.Tensor, n_classes: int, settings: ProbeSettings) -> ScalarMixProbe:
+    """x: [rows, L, d] (float16 is fine: mini-batches are converted as they are used)."""
+    torch.manual_seed(settings.seed)
+    probe = ScalarMixProbe(*standardiser(x, dim=0), n_classes)
+    _train(probe, x, [y], settings)
+    return probe.eval()
+
+
+# -- controls and baselines ------------------------------------------------------------------------
+
+def control_tags(train_words: list[str], train_tags: list[str], test_words: list[str], seed: int = 0):
+    """Hewitt & Liang's control task: each word type's fixed random tag, drawn from the training tag
+    distribution (types first seen in the test set get one too)."""
+    rng = np.random.default_rng(seed)
+    counts = Counter(train_tags)
+    tags = sorted(counts)
+    p = np.array([counts[t] for t in tags], dtype=float) / len(train_tags)
+    types = sorted(set(train_words) | set(test_words))
+    draw = dict(zip(types, rng.choice(len(tags), size=len(types), p=p)))
+    return [tags[draw[w]] for w in train_words], [tags[draw[w]] for w in test_words]
+
+
+def majority_accuracy(train_tags, test_tags) -> float:
+    top = Counter(train_tags).most_common(1)[0][0]
+    return float(np.mean([t == top for t in test_tags]))
+
+
+def word_type_accuracy(train_words, train_tags, test_words, test_tags) -> float:
+    """Each word's most frequent training tag; unseen words get the overall most frequent tag."""
+    by_word: dict[str, Counter] = {}
+    for w, t in zip(train_words, train_tags):
+        by_word.setdefault(w, Counter())[t] += 1
+    top = Counter(train_tags).most_common(1)[0][0]
+    guess = {w: c.most_common(1)[0][0] for w, c in by_word.items()}
+    return float(np.mean([guess.get(w, top) == t for w, t in zip(test_words, test_tags)]))
+
+
+# -- the POS experiment ----------------------------------------------------------------------------
+
+@dataclass
+class TaggedData:
+    """Flattened words and tags of a POS set, and their cached features (missing rows dropped)."""
+
+    words: list[str]
+    tags: list[str]
+    features: Features
+    rows: np.ndarray
+
+
+def tagged_data(model: Model, sentences: list[TaggedSentence], tagset: str, pool: str, cache_dir=None,
+                progress=False, batch_size=32) -> TaggedData:
+    if not sentences:
+        raise ExplorerError("the POS set is empty")
+    for s in sentences:
+        if any(t in (None, "_", "") for t in s.tags(tagset)):
+            raise ExplorerError(f"sentence {s.sent_id} (line {s.line}) has words without a {tagset.upper()} tag: "
+                                f"choose a tag set the file has")
+    feats = extract_features(model, [s.words for s in sentences], pool=pool, cache_dir=cache_dir,
+                             progress=progress, batch_size=batch_size)
+    rows = np.flatnonzero(~feats.missing)
+    words = [w for s in sentences for w in s.words]
+    tags = [t for s in sentences for t in s.tags(tagset)]
+    return TaggedData([words[i] for i in rows], [tags[i] for i in rows], feats, rows)
+
+
+def label_ids(train_tags: list[str], test_tags: list[str], what: str = "tag"):
+    """Integer labels; fails clearly on a one-class set or test labels never seen in training."""
+    classes = sorted(set(train_tags))
+    if len(classes) < 2:
+        raise ExplorerError(f"the training set has a single {what} ({classes[0] if classes else 'none'}): "
+                            "a probe needs at least two classes to learn anything")
+    unseen = Counter(t for t in test_tags if t not in set(classes))
+    if unseen:
+        listed = ", ".join(f"{t} ({n}x)" for t, n in unseen.most_common(8))
+        raise ExplorerError(f"test {what}s never seen in training: {listed}. A probe cannot predict them: "
+                            "train on data that contains them")
+    index = {c: i for i, c in enumerate(classes)}
+    return classes, torch.tensor([index[t] for t in train_tags]), torch.tensor([index[t] for t in test_tags])
+
+
+def pos_probe(model: Model, train: list[TaggedSentence], test: list[TaggedSentence], *, tagset: str = "upos",
+              pool: str = "first", settings: ProbeSettings | None = None, cache_dir=None,
+              progress: bool = False) -> pd.DataFrame:
+    """Per-layer POS probing of one model: the tidy result table (see the module docstring for metrics)."""
+    settings = (settings or ProbeSettings()).check()
+    tr = tagged_data(model, train, tagset, pool, cache_dir, progress)
+    te = tagged_data(model, test, tagset, pool, cache_dir, progress)
+    classes, y_train, y_test = label_ids(tr.tags, te.tags)
+    c_train, c_test = control_tags(tr.words, tr.tags, te.words, settings.seed)
+    c_classes, yc_train, yc_test = label_ids(c_train, c_test, "control tag")
+    task, n = f"pos/{tagset}", len(te.tags)
+    rows = [(None, "majority_baseline", majority_accuracy(tr.tags, te.tags)),
+            (None, "word_type_baseline", word_type_accuracy(tr.words, tr.tags, te.words, te.tags))]
+    for layer in range(tr.features.n_layers):
+        x_train, x_test = tr.features.layer(layer, tr.rows), te.features.layer(layer, te.rows)
+        rows += _layer_rows(layer, x_train, x_test, [y_train, yc_train], [y_test, yc_test],
+                            [len(classes), len(c_classes)], settings, "")
+        if settings.mlp_hidden:
+            rows += _layer_rows(layer, x_train, x_test, [y_train, yc_train], [y_test, yc_test],
+                                [len(classes), len(c_classes)], settings, "mlp_")
+    if settings.mix:
+        rows += _mix_rows(tr, te, y_train, y_test, len(classes), settings)
+    return table([dict(model=model.name, layer=l, task=task, metric=m, value=v, n=n) for l, m, v in rows])
+
+
+def _layer_rows(layer, x_train, x_test, y_train, y_test, n_classes, settings, prefix):
+    probe = fit_probe(x_train, y_train, n_classes, settings, hidden=settings.mlp_hidden if prefix else 0)
+    acc, control = [float((p == y).float().mean()) for p, y in zip(probe.predict(x_test), y_test)]
+    return [(layer, f"{prefix}accuracy", acc), (layer, f"{prefix}control_accuracy", control),
+            (layer, f"{prefix}selectivity", acc - control)]
+
+
+def _mix_rows(tr: TaggedData, te: TaggedData, y_train, y_test, n_classes, settings):
+    rng = np.random.default_rng(settings.seed)
+    keep = np.sort(rng.permutation(len(tr.rows))[:settings.mix_max_rows])
+    x = tr.features.all_layers(tr.rows[keep]).transpose(0, 1)  # [rows, L, d]
+    probe = fit_scalar_mix(x, y_train[keep], n_classes, settings)
+    pred = probe.predict(te.features.all_layers(te.rows).transpose(0, 1))[0]
+    return ([(None, "mix_accuracy", float((pred == y_test).float().mean())), (None, "mix_gamma", probe.gamma.item())]
+            + [(layer, "mix_weight", w) for layer, w in enumerate(probe.weights())])
+
+
+# -- tables, figures and saved runs ----------------------------------------------------------------
+
+def table(records: list[dict]) -> pd.DataFrame:
+    """A tidy result table; layer is a nullable integer (empty for layer-free rows such as baselines)."""
+    df = pd.DataFrame.from_records(records, columns=COLUMNS)
+    df["layer"] = df["layer"].astype("Int64")
+    df["n"] = df["n"].astype("Int64")
+    return df
+
+
+BASELINES = {"majority_baseline": "majority", "word_type_baseline": "word type", "mfs_f1": "MFS",
+             "majority_accuracy": "majority"}
+
+
+def layer_figure(results: pd.DataFrame, task: str, metric: str, title: str | None = None, relative: bool = False):
+    """metric against layer, one line per model; layer-free baselines and mixes as dashed lines."""
+    import plotly.graph_objects as go
+
+    df = results[results.task == task]
+    fig = go.Figure()
+    for model, part in df[df.metric == metric].groupby("model", sort=False):
+        part = part.sort_values("layer")
+        x = part.layer / part.layer.max() if relative else part.layer
+        fig.add_trace(go.Scatter(x=x, y=part.value, mode="lines+markers", name=model))
+        mix = df[(df.model == model) & (df.metric == f"mix_{metric}")]
+        if len(mix):
+            fig.add_hline(y=mix.value.iloc[0], line_dash="dot", annotation_text=f"{model} scalar mix",
+                          annotation_position="bottom right")
+    for name, label in BASELINES.items():
+        base = df[df.metric == name]
+        if len(base):
+            fig.add_hline(y=base.value.iloc[0], line_dash="dash", line_color="grey", annotation_text=label)
+    fig.update_layout(title=title or f"{task}: {metric.replace('_', ' ')} by layer",
+                      xaxis_title="relative depth" if relative else "layer", yaxis_title=metric.replace("_", " "),
+                      template="plotly_white")
+    return fig
+
+
+def selectivity_figure(results: pd.DataFrame, task: str):
+    """Accuracy, control accuracy and selectivity per layer; linear probes solid, MLP probes dashed."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    df = results[results.task == task]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("accuracy (o) and control accuracy (x)", "selectivity"))
+    for i, (model, part) in enumerate(df.groupby("model", sort=False)):
+        color = _color(i)
+        for prefix, dash in (("", "solid"), ("mlp_", "dash")):
+            for metric, col, symbol in ((f"{prefix}accuracy", 1, "circle"), (f"{prefix}control_accuracy", 1, "x"),
+                                        (f"{prefix}selectivity", 2, "circle")):
+                line = part[part.metric == metric].sort_values("layer")
+                if len(line):
+                    fig.add_trace(go.Scatter(x=line.layer, y=line.value, mode="lines+markers", name=f"{model} {metric}",
+                                             line=dict(color=color, dash=dash), marker_symbol=symbol,
+                                             legendgroup=model), row=1, col=col)
+    fig.update_xaxes(title_text="layer")
+    fig.update_layout(title=f"{task}: selectivity (Hewitt & Liang control task)", template="plotly_white")
+    return fig
+
+
+def mix_weights_figure(results: pd.DataFrame):
+    """The learned scalar-mix weights per layer, one panel per model, one bar colour per task (ELMo Fig. 2)."""
+    import plotly.express as px
+
+    df = results[results.metric == "mix_weight"]
+    fig = px.bar(df, x="layer", y="value", color="task", barmode="group", facet_col="model",
+                 labels=dict(value="softmax weight"), template="plotly_white",
+                 title="scalar-mix layer weights learned with the probe")
+    return fig
+
+
+def _color(i: int) -> str:
+    import plotly.colors
+
+    palette = plotly.colors.qualitative.Plotly
+    return palette[i % len(palette)]
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_config(task: str, models: list[Model], data: dict[str, str | Path], settings: ProbeSettings,
+               **extra) -> dict:
+    """Everything needed to repeat a run: model ids and weight hashes, data files and their sha256, settings."""
+    return dict(task=task,
+                models=[dict(name=m.name, family=m.family, params=m.n_params, weights_sha256=model_fingerprint(m))
+                        for m in models],
+                data={role: dict(path=str(Path(p).resolve()), sha256=file_sha256(p)) for role, p in data.items()},
+                settings=asdict(settings), **extra)
+
+
+def save_run(out: str | Path, results: pd.DataFrame, figures: dict, config: dict, png: bool = True) -> Path:
+    """results.csv, config.json and figures (HTML, PNG when kaleido can render offline) into ``out``.
+
+    Everything is written to a temporary folder beside ``out`` and renamed into place at the end,
+    so an interrupted run never leaves a partial result that looks complete.
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / "config.json").exists():
+        raise ExplorerError(f"{out} exists and is not a probe result folder: choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    try:
+        results.to_csv(tmp / "results.csv", index=False)
+        config = dict(config, figures=sorted(figures), png=_write_figures(figures, tmp, png))
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _write_figures(figures: dict, folder: Path, png: bool) -> str:
+    """HTML always (plotly.js inlined once per file, works offline); PNG if kaleido renders."""
+    for name, fig in figures.items():
+        fig.write_html(folder / f"{name}.html", include_plotlyjs=True)
+    if not png or not figures:
+        return "not asked"
+    try:
+        for name, fig in figures.items():
+            fig.write_image(folder / f"{name}.png", width=1000, height=560)
+    except Exception as e:  # kaleido needs a headless Chromium; HTML figures are complete without it
+        for f in folder.glob("*.png"):
+            f.unlink()
+        return f"skipped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return "written"

@@ -1,0 +1,140 @@
+"""Sense-annotated text: the WSD evaluation framework's XML + gold key format, and the project's demo contexts.
+
+Raganato et al. (2017) gave SemCor and the Senseval/SemEval test sets one format: ``<corpus><text>
+<sentence>`` holding ``<wf>`` words and ``<instance id lemma pos>`` words to disambiguate, with the
+answers in a separate ``ID KEY [KEY ...]`` file (any listed key counts as correct). An instance can
+span several words ("took place"); it keeps its word span.
+"""
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ExplorerError
+from .conllu import DEMO
+
+DEMO_SENSES_TRAIN = DEMO / "senses_train.tsv"
+DEMO_SENSES_TEST = DEMO / "senses_test.tsv"
+
+
+@dataclass(frozen=True)
+class SenseInstance:
+    """A word (or multiword expression) to disambiguate: words[start:end] of its sentence."""
+
+    id: str
+    lemma: str
+    pos: str
+    start: int
+    end: int
+    keys: tuple[str, ...]
+
+    @property
+    def part(self) -> str:
+        """The test set an instance of a concatenated set (ALL) comes from: its id's first component."""
+        return self.id.split(".")[0]
+
+
+@dataclass
+class SenseSentence:
+    sent_id: str
+    words: list[str]
+    instances: list[SenseInstance]
+
+
+def read_sense_file(path: str | Path, keys: str | Path | None = None) -> list[SenseSentence]:
+    """A WSD-framework ``*.data.xml`` (with its gold key file) or a demo ``*.tsv``, by extension."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExplorerError(f"{path} does not exist: give a WSD-framework *.data.xml file or a sense .tsv file")
+    return read_sense_tsv(path) if path.suffix == ".tsv" else read_wsd_xml(path, keys)
+
+
+def key_file_for(xml_path: Path) -> Path:
+    """The framework names the key next to the data: X.data.xml -> X.gold.key.txt."""
+    if not xml_path.name.endswith(".data.xml"):
+        raise ExplorerError(f"{xml_path} is not named *.data.xml: give its gold key file explicitly")
+    return xml_path.with_name(xml_path.name[: -len(".data.xml")] + ".gold.key.txt")
+
+
+def read_keys(path: str | Path) -> dict[str, tuple[str, ...]]:
+    path = Path(path)
+    if not path.is_file():
+        raise ExplorerError(f"gold key file {path} does not exist: the framework keeps it next to the data "
+                            "as NAME.gold.key.txt")
+    keys = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) < 2:
+                raise ExplorerError(f"{path}, line {number}: expected 'INSTANCE_ID KEY [KEY ...]', got {line.strip()!r}")
+            keys[fields[0]] = tuple(fields[1:])
+    return keys
+
+
+def read_wsd_xml(path: str | Path, keys: str | Path | None = None) -> list[SenseSentence]:
+    """Every sentence of a framework XML file, its instances labelled from the gold key file."""
+    path = Path(path)
+    gold = read_keys(keys or key_file_for(path))
+    sentences, missing = [], []
+    try:
+        for _, element in ET.iterparse(path, events=("end",)):
+            if element.tag != "sentence":
+                continue
+            sentences.append(_sentence(element, gold, missing))
+            element.clear()
+    except ET.ParseError as e:
+        raise ExplorerError(f"{path} is not valid XML: {e}") from None
+    if missing:
+        raise ExplorerError(f"{len(missing)} instance ids of {path} are missing from its key file "
+                            f"(first: {', '.join(missing[:5])}): give the key file that belongs to this data")
+    if not sentences:
+        raise ExplorerError(f"{path} holds no <sentence> elements: it is not a WSD-framework file")
+    return sentences
+
+
+def _sentence(element, gold: dict, missing: list) -> SenseSentence:
+    words, instances = [], []
+    for child in element:
+        # An instance may be a multiword expression ("took place"): its words stay separate.
+        parts = (child.text or "").split()
+        if not parts:
+            raise ExplorerError(f"sentence {element.get('id')}: an empty <{child.tag}> element")
+        if child.tag == "instance":
+            iid = child.get("id")
+            if iid not in gold:
+                missing.append(iid)
+            instances.append(SenseInstance(iid, child.get("lemma", "").lower(), child.get("pos", ""),
+                                           len(words), len(words) + len(parts), gold.get(iid, ())))
+        words += parts
+    return SenseSentence(element.get("id"), words, instances)
+
+
+def read_sense_tsv(path: str | Path) -> list[SenseSentence]:
+    """Demo format: ``lemma<TAB>pos<TAB>sense<TAB>sentence`` with the target word marked as *word*.
+
+    A sense's key is ``lemma%sense``, so keys never collide across lemmas.
+    """
+    path = Path(path)
+    sentences = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 4:
+                raise ExplorerError(f"{path}, line {number}: expected lemma, pos, sense and sentence separated by "
+                                    f"tabs, found {len(fields)} fields")
+            lemma, pos, sense, text = fields
+            words = text.split()
+            marked = [i for i, w in enumerate(words) if len(w) > 2 and w.startswith("*") and w.endswith("*")]
+            if len(marked) != 1:
+                raise ExplorerError(f"{path}, line {number}: mark exactly one target word as *word* "
+                                    f"(found {len(marked)})")
+            i = marked[0]
+            words[i] = words[i][1:-1]
+            sid = f"{path.stem}.{number}"
+            sentences.append(SenseSentence(sid, words, [SenseInstance(sid, lemma, pos, i, i + 1, (f"{lemma}%{sense}",))]))
+    if not sentences:
+        raise ExplorerError(f"{path} holds no sense-labelled sentences")
+    return sentences
