@@ -67,7 +67,7 @@ def test_journey_shows_the_five_models_and_the_comparison_table(app):
     table = at.dataframe[0].value
     assert list(table["model"]) == ["ELMo", "GPT", "BERT", "GPT-2", "GPT-3"]
     assert {"architecture", "objective", "how used", "gain (paper)"} <= set(table.columns)
-    assert any(b.label == "CSV" for b in at.get("download_button"))
+    assert any(b.proto.label == "CSV data" for b in at.get("download_button"))
 
 
 def test_sidebar_picker_lists_user_models_and_keeps_the_choice_across_pages(app):
@@ -81,17 +81,37 @@ def test_sidebar_picker_lists_user_models_and_keeps_the_choice_across_pages(app)
 
 
 # -- Compare -----------------------------------------------------------------------------------
-def test_compare_tokenizes_with_every_picked_model(app):
+def test_compare_shows_every_model_side_by_side(app):
     at = app("bert", "gpt2", "elmo", page="compare")
     assert_clean(at)
-    at.text_input(key="compare-text").set_value("The gardeners painted 1999 windows .").run()
+    at.text_input(key="compare-text").set_value("The gardeners painted the ___ in 1999 .").run()
     assert_clean(at)
-    shown = " ".join(m.value for m in at.markdown)
-    assert "[CLS]" in shown and "[SEP]" in shown  # BERT's WordPiece input
-    assert "Ġ" in shown  # GPT-2's byte-level BPE marks spaces
-    assert "gardeners" in shown  # ELMo reads whole words
-    for name in ("bert-small", "gpt2-small", "elmo-small"):
-        assert name in shown
+    tokens = at.dataframe[0].value.set_index("word")
+    assert list(tokens.columns) == ["bert-small (bert)", "gpt2-small (gpt2)", "elmo-small (elmo)"]
+    assert "[CLS]" in tokens.loc["(special tokens)", "bert-small (bert)"]  # BERT's WordPiece input
+    assert tokens.loc["gardeners", "elmo-small (elmo)"] == "g a r d e n e r s"  # ELMo reads characters
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(titles) == 6  # tokens, predictions, two logit lenses, ELMo's two sides, BERT's input sum
+    assert "guesses for the blank" in titles[1] and "logit lens" in titles[2] and "logit lens" in titles[3]
+    assert "from the left, the right, and both" in titles[4]
+    assert "P(B follows A)" in at.metric[0].label and at.metric[0].value.endswith("%")
+
+
+def test_compare_model_without_prediction_head_is_explained_not_an_error(app, minilm_path):
+    at = app("bert", page="compare", extra=[str(minilm_path)])
+    assert_clean(at)
+    shown = " ".join(w.value for w in at.warning)
+    assert "**model (folder)**" in shown and "no prediction head" in shown
+    assert at.get("plotly_chart")  # the other model's results still show
+
+
+def test_compare_without_a_blank_asks_for_one(app):
+    at = app("bert", "gpt2", page="compare")
+    at.text_input(key="compare-text").set_value("the dog barked .").run()
+    assert_clean(at)
+    assert "exactly one blank" in at.warning[0].value
+    at.text_input(key="compare-text").set_value("the ___ barked at the [MASK] .").run()
+    assert "found 2" in at.warning[0].value
 
 
 @pytest.mark.parametrize("kind", BAD_TEXTS)
@@ -104,7 +124,7 @@ def test_compare_bad_text_gives_a_readable_message(app, kind):
     elif kind == "control":
         assert "control character" in errors(at)
     elif kind == "long":
-        assert not at.error and any("cut to" in w.value for w in at.warning)
+        assert not at.error and any("context" in w.value for w in at.warning)
     else:
         assert not at.error
 

@@ -4,8 +4,6 @@ Models are loaded once per process (``st.cache_resource``); analyses are cached 
 (``cached``), and the warnings they raised (e.g. truncation) are replayed on every cache hit.
 """
 import functools
-import io
-import json
 import logging
 import re
 import threading
@@ -18,6 +16,7 @@ import streamlit as st
 
 import explorer
 from explorer import ExplorerError, TruncationWarning
+from explorer.analysis import export
 from explorer.text import check_text
 from explorer.zoo import TINY
 
@@ -68,16 +67,21 @@ def collect_warnings():
 
 
 @contextmanager
-def guard(action: str):
+def guard(action: str, model: str | None = None):
     """Run a page step: bad input becomes a readable st.error, warnings become st.warning, never a traceback.
 
-    Code after a failing line inside the block is skipped, so put what depends on it inside too.
+    With ``model``, the step is one model's part of a side-by-side view, and what it cannot do (no prediction
+    head, no attention...) is a warning naming the model, not an error. Code after a failing line inside the
+    block is skipped, so put what depends on it inside too.
     """
     with collect_warnings() as messages:
         try:
             yield
         except ExplorerError as e:
-            st.error(shorten(str(e)), icon=":material/error:")
+            if model is None:
+                st.error(shorten(str(e)), icon=":material/error:")
+            else:
+                st.warning(f"**{label(model)}**: {shorten(str(e))}", icon=":material/block:")
         except Exception as e:  # a bug, not the user's fault: say what failed, log the details
             log.exception("%s failed", action)
             st.error(f"{action} failed unexpectedly ({type(e).__name__}: {shorten(str(e))}). "
@@ -259,30 +263,25 @@ def chart(fig, key: str, data=None, name: str | None = None) -> None:
 
 
 def downloads(key: str, fig=None, data=None, name: str = "result") -> None:
+    """Download buttons: the figure as PNG, SVG or self-contained HTML, the data as CSV and JSON (or JSON).
+
+    Files are made only when a button is pressed (PNG/SVG start a headless browser: a second or two).
+    """
     buttons = []
     if fig is not None:
-        buttons += [(fmt.upper(), functools.partial(figure_bytes, fig, fmt), _MIME[fmt], fmt)
-                    for fmt in ("png", "svg", "html")]
+        buttons += [(fmt, functools.partial(export.figure_bytes, fig, fmt)) for fmt in ("png", "svg", "html")]
     if isinstance(data, pd.DataFrame):
-        buttons += [("CSV", data.to_csv(index=False), "text/csv", "csv"),
-                    ("JSON", data.to_json(orient="records", indent=1), "application/json", "json")]
+        buttons += [("csv", export.data_bytes(data, "csv")), ("json", export.data_bytes(data, "json"))]
     elif data is not None:
-        buttons.append(("JSON", json.dumps(data, indent=1, default=str), "application/json", "json"))
+        buttons.append(("json", export.data_bytes(data, "json")))
     if not buttons:
         return
-    cols = st.columns(len(buttons) + max(0, 7 - len(buttons)))
-    for col, (text, payload, mime, ext) in zip(cols, buttons):
-        col.download_button(text, payload, file_name=f"{name}.{ext}", mime=mime, key=f"dl-{key}-{ext}",
-                            icon=":material/download:", on_click="ignore", width="stretch")
+    with st.popover("Download", icon=":material/download:"):
+        for fmt, payload in buttons:
+            st.download_button(fmt.upper() + _WHAT[fmt], payload, file_name=f"{name}.{fmt}", mime=_MIME[fmt],
+                               key=f"dl-{key}-{fmt}", on_click="ignore", width="stretch")
 
 
-_MIME = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html"}
-
-
-def figure_bytes(fig, fmt: str) -> bytes:
-    """The figure as a file: self-contained HTML (plotly.js inlined, works offline), or PNG/SVG via kaleido."""
-    if fmt == "html":
-        return fig.to_html(include_plotlyjs=True, full_html=True).encode()
-    buffer = io.BytesIO()
-    fig.write_image(buffer, format=fmt, scale=2 if fmt == "png" else 1)
-    return buffer.getvalue()
+_WHAT = {"png": " image", "svg": " image", "html": " (interactive)", "csv": " data", "json": " data"}
+_MIME = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html", "csv": "text/csv",
+         "json": "application/json"}

@@ -1,59 +1,161 @@
-"""Compare: one input, every picked model side by side — tokenization, predictions, logit lens."""
-import html
-
+"""Compare: one input, every picked model side by side — tokenization, predictions, logit lens, BERT's extras."""
 import pandas as pd
 import streamlit as st
 
+from explorer.analysis import contrast, prediction
+from explorer.text import check_text, split_words
 from explorer.ui import common
 
-DEFAULT = "The old dog barked at the [MASK] by the river bank ."
+DEFAULT = "The old dog barked at the ___ near the river ."
+PAIR = ("The man went to the store .", "He bought a gallon of milk .")
 
 
 def render():
     st.title("Compare")
-    st.markdown("One sentence through every picked model. Write `[MASK]` (or `___`) where a word is missing: BERT "
-                "fills it from both sides, GPT and GPT-2/3 predict it from the left, ELMo from each side separately.")
+    st.markdown("One sentence through every picked model. Put a blank (`___` or `[MASK]`) where a word is missing: "
+                "**BERT** fills it from both sides, **GPT, GPT-2 and GPT-3** predict it from the words on its left, "
+                "**ELMo** combines a left-to-right and a right-to-left language model.")
     names = common.require_models()
-    text = common.sentence("Sentence", DEFAULT, key="compare-text")
+    text = common.sentence("Sentence with one blank", DEFAULT, key="compare-text")
     if text is None:
         return
     tokenization(names, text)
+    blanks = len(prediction.BLANK.findall(text))
+    if blanks != 1:
+        st.warning(f"Put exactly one blank (`___` or `[MASK]`) in the sentence to see what each model predicts "
+                   f"there and its logit lens (found {blanks}).", icon=":material/edit:")
+        return
+    predictions(names, text)
+    lens(names, text)
+    families = {n: common.family_of(n) for n in names}
+    elmo_sides([n for n, f in families.items() if f == "elmo"], text)
+    bert_extras([n for n, f in families.items() if f == "bert"])
 
 
-def tokenization(names: list[str], text: str):
+# -- tokenization ----------------------------------------------------------------------------------------
+def tokenization(names, text):
     st.header("Tokenization", divider="gray")
-    st.caption("Each model cuts the text its own way: whole words (ELMo, which then reads their characters), "
-               "BPE (GPT), WordPiece (BERT), byte-level BPE (GPT-2, GPT-3). Tokens of one word share a colour.")
-    rows = []
-    for name in names:
-        with common.guard(f"Tokenizing with {common.label(name)}"):
-            table = tokens_of(name, text)
-            st.markdown(f"**{common.label(name)}** · {len(table)} tokens")
-            st.markdown(token_chips(table), unsafe_allow_html=True)
-            rows.append(table.assign(model=common.label(name)))
-    if rows:
-        common.downloads("compare-tokens", data=pd.concat(rows, ignore_index=True), name="tokenization")
+    st.caption("Each model cuts the text its own way: ELMo reads whole words as characters, GPT uses BPE, BERT "
+               "WordPiece, GPT-2 and GPT-3 byte-level BPE. The last rows list the special tokens each adds and how "
+               "many tokens its network reads.")
+    with common.guard("Tokenizing"):
+        table = tokenization_table(tuple(names), text)
+        if len(table) <= 42:  # a strip per model stays readable up to about forty words
+            common.chart(contrast.tokenization_figure(table), key="compare-tokens-figure", data=table,
+                         name="tokenization")
+        else:
+            st.caption(f"{len(table) - 2} words: shown as a table only.")
+            common.downloads("compare-tokens", data=table, name="tokenization")
+        with st.expander("As a table", expanded=len(table) > 42):
+            st.dataframe(table, hide_index=True, width="stretch")
 
 
 @common.cached
-def tokens_of(name: str, text: str) -> pd.DataFrame:
-    trace = common.load_model(name).trace(text, attentions=False, logits=False)
-    return pd.DataFrame({"token": trace.tokens,
-                         "word": [None if w is None else trace.words[w] for w in trace.word_ids],
-                         "word_index": trace.word_ids})
+def tokenization_table(names: tuple, text: str) -> pd.DataFrame:
+    return contrast.tokenization_table([common.load_model(n) for n in names], text)
 
 
-_COLOURS = ("#dbeaf2", "#f6e3c8")
+# -- predictions -----------------------------------------------------------------------------------------
+def predictions(names, text):
+    st.header("Predictions", divider="gray")
+    top_k = st.slider("Top predictions per model", 3, 15, 5, key="compare-topk")
+    tables = []
+    for name in names:
+        with common.guard("Predicting", name):
+            tables.append(blank_predictions(name, text, top_k))
+    if tables:
+        table = pd.concat(tables, ignore_index=True)
+        fig = prediction.top_k_figure(table, "Each model's guesses for the blank")
+        fig.update_layout(height=160 + 28 * top_k)
+        common.chart(fig, key="compare-predictions", data=table, name="predictions")
 
 
-def token_chips(table: pd.DataFrame) -> str:
-    """Tokens as chips; a word's tokens share a colour, special tokens are grey."""
-    chips = []
-    for token, word in zip(table["token"], table["word_index"]):
-        colour = "#e4e4e4" if pd.isna(word) else _COLOURS[int(word) % 2]
-        chips.append(f'<span style="background:{colour};border-radius:6px;padding:2px 6px;margin:2px;'
-                     f'display:inline-block;font-family:monospace;font-size:0.9rem">{html.escape(str(token))}</span>')
-    return f'<div style="line-height:2.1">{"".join(chips)}</div>'
+@common.cached
+def blank_predictions(name: str, text: str, top_k: int) -> pd.DataFrame:
+    table = prediction.blank_table([common.load_model(name)], text, top_k)
+    table["model"] = common.label(name)
+    return table
+
+
+# -- logit lens --------------------------------------------------------------------------------------------
+def lens(names, text):
+    transformers = [n for n in names if common.family_of(n) != "elmo"]
+    if not transformers:
+        return
+    st.header("Logit lens", divider="gray")
+    st.caption("Each layer read out through the model's own prediction head: at which layer does the final answer "
+               "appear? Bars: its probability at each layer; line: its rank (1 = top). ELMo's softmax reads only its "
+               "top layer, so it has no lens.")
+    target = st.text_input("Target token (empty: each model's own top prediction)", "", key="compare-lens-target")
+    columns = st.columns(2)
+    for i, name in enumerate(transformers):
+        with columns[i % 2], common.guard("The logit lens", name):
+            table = logit_lens(name, text, target.strip() or None)
+            fig = prediction.logit_lens_figure(table, common.label(name))
+            fig.update_layout(height=360)
+            common.chart(fig, key=f"compare-lens-{i}", data=table, name=f"logit-lens-{common.label(name)}")
+
+
+@common.cached
+def logit_lens(name: str, text: str, target: str | None) -> pd.DataFrame:
+    return prediction.logit_lens(common.load_model(name), text, target)
+
+
+# -- ELMo's two directions ------------------------------------------------------------------------------
+def elmo_sides(names, text):
+    if not names:
+        return
+    st.header("ELMo from each side", divider="gray")
+    st.caption("ELMo's forward LM reads the words on the left of the blank, its backward LM those on the right; "
+               "the paper's biLM combines both.")
+    for i, name in enumerate(names):
+        with common.guard("ELMo's predictions", name):
+            table = elmo_directions(name, text)
+            fig = prediction.top_k_figure(table, f"{common.label(name)}: the blank from the left, the right, and both")
+            fig.update_layout(height=320)
+            common.chart(fig, key=f"compare-elmo-{i}", data=table, name=f"elmo-directions-{common.label(name)}")
+
+
+@common.cached
+def elmo_directions(name: str, text: str) -> pd.DataFrame:
+    """The analysis asks for the blank's word number; the blank is a word of its own once written as ___."""
+    with_blank = prediction.BLANK.sub(" ___ ", text)
+    words = [w for w, _, _ in split_words(with_blank)]
+    return prediction.elmo_predictions(common.load_model(name), with_blank, words.index("___"))
+
+
+# -- BERT: next sentence and the input sum ---------------------------------------------------------------
+def bert_extras(names):
+    if not names:
+        return
+    st.header("BERT: next sentence and the input sum", divider="gray")
+    st.caption("BERT was also trained to tell whether sentence B follows sentence A (next-sentence prediction), and "
+               "reads each token as the sum of a token, a segment (A or B) and a position embedding.")
+    cols = st.columns(2)
+    first = cols[0].text_input("Sentence A", PAIR[0], key="compare-nsp-a")
+    second = cols[1].text_input("Sentence B", PAIR[1], key="compare-nsp-b")
+    with common.guard("Next-sentence prediction"):
+        first, second = check_text(first, "sentence A"), check_text(second, "sentence B")
+        metrics = st.columns(max(3, len(names)))
+        for col, name in zip(metrics, names):
+            with col, common.guard("Next-sentence prediction", name):
+                st.metric(f"{common.label(name)}: P(B follows A)", f"{nsp(name, first, second):.1%}")
+        chosen = names[0] if len(names) == 1 else st.selectbox("Input sum of", names, format_func=common.label,
+                                                                key="compare-parts-model")
+        table = embedding_parts(chosen, first, second)
+        fig = contrast.embedding_parts_figure(table, common.label(chosen))
+        fig.update_layout(height=380)
+        common.chart(fig, key="compare-parts", data=table, name=f"bert-input-{common.label(chosen)}")
+
+
+@common.cached
+def nsp(name: str, first: str, second: str) -> float:
+    return prediction.nsp_probability(common.load_model(name), first, second)
+
+
+@common.cached
+def embedding_parts(name: str, first: str, second: str) -> pd.DataFrame:
+    return contrast.bert_embedding_parts(common.load_model(name), first, second)
 
 
 if __name__ == "__main__":
