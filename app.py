@@ -9,6 +9,8 @@ PAGES = {
     "Explore": [
         st.Page("explorer/ui/journey.py", title="Journey", icon=":material/route:", default=True),
         st.Page("explorer/ui/compare.py", title="Compare", icon=":material/view_column:"),
+        st.Page("explorer/ui/attention.py", title="Attention", icon=":material/visibility:"),
+        st.Page("explorer/ui/attribution.py", title="Attribution", icon=":material/highlight:"),
     ],
     "Experiment": [
         st.Page("explorer/ui/fewshot.py", title="Few-shot lab", icon=":material/school:"),

@@ -135,6 +135,75 @@ def test_compare_without_models_asks_for_one(app):
     assert "Choose a model" in at.info[0].value
 
 
+# -- Attention ---------------------------------------------------------------------------------
+def test_attention_every_view_draws_for_a_transformer(app):
+    at = app("gpt2", "elmo", page="attention")
+    assert_clean(at)
+    assert at.selectbox(key="attention-model").options == ["gpt2-small (folder)"]  # ELMo has no attention
+    at.text_input(key="attention-text").set_value("The cat sat on the mat .").run()
+    titles = {}
+    for view in ("Head view", "Model view", "One head", "Rollout and flow", "Head scores"):
+        at.segmented_control(key="attention-view").set_value(view).run()
+        assert_clean(at)
+        titles[view] = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "layer 0" in titles["Head view"] and "every head" in titles["Model view"]
+    assert "attention rollout" in titles["Rollout and flow"] and "attention flow" in titles["Rollout and flow"]
+    assert "previous_token per head" in titles["Head scores"]
+
+
+def test_attention_bert_pair_and_one_head(app):
+    at = app("bert", page="attention")
+    at.text_input(key="attention-pair").set_value("It was tired .").run()
+    at.segmented_control(key="attention-view").set_value("One head").run()
+    at.select_slider(key="attention-one-layer").set_value(1).run()
+    assert_clean(at)
+    assert "layer 1, head 0" in at.get("plotly_chart")[0].proto.spec
+    assert any(b.proto.label == "CSV data" for b in at.get("download_button"))
+
+
+def test_attention_with_only_elmo_explains_why(app):
+    at = app("elmo", page="attention")
+    assert_clean(at)
+    assert "needs a transformer" in at.warning[0].value
+
+
+def test_attention_flow_without_outputs_asks_for_one(app):
+    at = app("gpt2", page="attention")
+    at.segmented_control(key="attention-view").set_value("Rollout and flow").run()
+    at.multiselect(key="attention-flow-outputs").set_value([]).run()
+    assert_clean(at)
+    assert "at least one output token" in at.info[0].value
+
+
+@pytest.mark.parametrize("kind", BAD_TEXTS)
+def test_attention_bad_text_gives_a_readable_message(app, kind):
+    at = app("gpt2", page="attention")
+    at.text_input(key="attention-text").set_value(BAD_TEXTS[kind]).run()
+    assert not at.exception
+    expected = {"empty": "empty", "control": "control character"}.get(kind)
+    assert (expected in errors(at)) if expected else not at.error
+
+
+# -- Attribution -------------------------------------------------------------------------------
+def test_attribution_explains_every_family(app):
+    at = app("bert", "gpt2", "elmo", page="attribution")
+    at.number_input(key="attribution-steps").set_value(8).run()
+    assert_clean(at)
+    assert len(at.get("plotly_chart")) == 3
+    labels = [m.label for m in at.metric]
+    assert labels.count("convergence delta") == 3 and labels.count("probability") == 3
+    at.radio(key="attribution-method").set_value("gradient_x_input").run()
+    assert_clean(at)
+    assert "convergence delta" not in [m.label for m in at.metric]
+
+
+def test_attribution_unknown_target_is_explained_per_model(app):
+    at = app("gpt2", page="attribution")
+    at.text_input(key="attribution-target").set_value("zzzzqqq").run()
+    assert_clean(at)
+    assert "not one token" in at.warning[0].value
+
+
 # -- Models ------------------------------------------------------------------------------------
 def test_models_page_loads_a_real_checkpoint_by_path_and_adds_it_to_the_picker(app, minilm_path):
     at = app("bert", page="models")
