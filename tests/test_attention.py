@@ -45,7 +45,7 @@ def test_flow_matches_hand_computed_max_flow():
     # Into layer-1 token 1: from input 0 (.25) and input 1 (.75); into layer-1 token 0: from input 0 (1).
     # Input 0 -> out 1: min(1, .1) + min(.25, .9) = .35; input 1 -> out 1: min(.75, .9) = .75.
     flow = A.attention_flow(two_layer_example())
-    np.testing.assert_allclose(flow.flow, [[1, 0], [0.35, 0.75]], atol=1e-9)
+    np.testing.assert_allclose(flow.flow, [[1, 0], [0.35, 0.75]], atol=1e-7)
     # flow is not rollout: rollout gives .325 / .675 for the same token
     assert not np.allclose(flow.flow[1], A.rollout(two_layer_example())[-1][1])
 
@@ -55,7 +55,7 @@ def test_flow_for_chosen_outputs_and_refusal_above_the_cap():
     assert A.attention_flow(att, [3]).flow.shape == (1, att.shape[-1])
     with pytest.raises(ExplorerError, match="do not exist"):
         A.attention_flow(att, [999])
-    big = np.full((12, 2, 80, 80), 1 / 80)
+    big = np.full((12, 1, 200, 200), 1 / 200)
     with pytest.raises(ExplorerError, match="rollout"):
         A.attention_flow(big, [0])
 

@@ -7,22 +7,25 @@ strongest edges, the model view pools each head's matrix into a small grid.
 import math
 from dataclasses import dataclass
 
-import networkx as nx
-from networkx.algorithms.flow import boykov_kolmogorov
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import maximum_flow
 
 from ..errors import ExplorerError
 from ..trace import Trace
 
-# Attention flow is exact max-flow: one per (output, input) pair, over a graph with up to
-# n_layers * n_tokens**2 edges. One max-flow costs about 15 microseconds per edge on one CPU core, so
-# the graph size and the total work (max-flows x edges) are capped; past the caps rollout is the answer.
-MAX_FLOW_EDGES = 25_000
-MAX_FLOW_WORK = 1_000_000
-HEAD_VIEW_AUTO_TOP_K = 64  # above this many tokens the head view keeps each token's top-k edges
+# Attention flow is max-flow, one per (output, input) token pair, over a graph of up to
+# n_layers * n_tokens**2 edges; SciPy's Dinic solver takes about 0.3 microseconds per edge, so the
+# total (max-flows x edges) is capped, which allows about 130 tokens into one output for 12 layers.
+MAX_FLOW_WORK = 30_000_000
+FLOW_SCALE = 10 ** 8  # SciPy's max-flow wants integer capacities: weights in units of 1e-8
+# The head view draws at most about this many lines unless asked for more: each token keeps its
+# strongest edges. Past GL_LINES lines it draws with WebGL, which stays fast (SVG slows past ~10k).
+HEAD_VIEW_EDGES = 4000
+GL_LINES = 3000
 
 
 def attention(trace: Trace) -> np.ndarray:
@@ -58,14 +61,17 @@ def rollout(att: np.ndarray) -> np.ndarray:
     return out
 
 
-def _flow_graph(layers: np.ndarray) -> nx.DiGraph:
-    """Nodes (layer, token); an edge from (l, key) to (l+1, query) carries up to that attention weight."""
-    graph = nx.DiGraph()
+def _flow_graph(layers: np.ndarray) -> csr_matrix:
+    """Node l * T + t is token t at layer l; an edge from (l, key) to (l+1, query) carries up to that weight."""
+    n_layers, n_tokens, _ = layers.shape
+    rows, cols, caps = [], [], []
     for l, a in enumerate(layers):
         queries, keys = np.nonzero(a)
-        graph.add_edges_from(((l, int(k)), (l + 1, int(q)), {"capacity": float(a[q, k])})
-                             for q, k in zip(queries, keys))
-    return graph
+        rows.append(l * n_tokens + keys)
+        cols.append((l + 1) * n_tokens + queries)
+        caps.append(np.round(a[queries, keys] * FLOW_SCALE).astype(np.int32))
+    size = (n_layers + 1) * n_tokens
+    return csr_matrix((np.concatenate(caps), (np.concatenate(rows), np.concatenate(cols))), shape=(size, size))
 
 
 @dataclass
@@ -79,18 +85,19 @@ class Flow:
 def attention_flow(att: np.ndarray, outputs: list[int] | None = None) -> Flow:
     """Abnar & Zuidema's attention flow into the chosen output tokens (all of them when that fits the cap).
 
-    Exact max-flow, so it is bounded: a graph over MAX_FLOW_EDGES edges, or more than MAX_FLOW_WORK
-    edge-visits in all, is refused with a message that says what does fit.
+    Exact max-flow (to 1e-8 per edge), so it is bounded: requests over MAX_FLOW_WORK edge-visits are
+    refused with a message that says what does fit.
     """
     n_layers, _, n_tokens, _ = att.shape
     graph = _flow_graph(_with_residual(att))
-    edges = graph.number_of_edges()
-    if edges > MAX_FLOW_EDGES:
+    per_output = graph.nnz * n_tokens
+    fits = MAX_FLOW_WORK // per_output
+    if fits == 0:
+        longest = int((MAX_FLOW_WORK / n_layers) ** (1 / 3))
         raise ExplorerError(
-            f"attention flow over {n_tokens} tokens and {n_layers} layers ({edges} graph edges) is too slow to "
-            f"compute exactly (the limit is {MAX_FLOW_EDGES} edges, about {int(math.sqrt(MAX_FLOW_EDGES / n_layers))} "
-            "tokens for this model): shorten the text, or use attention rollout, which is fast at any length")
-    fits = max(1, MAX_FLOW_WORK // (edges * n_tokens))
+            f"attention flow over {n_tokens} tokens and {n_layers} layers is too slow to compute exactly (one "
+            f"max-flow per input token over {graph.nnz} edges); for this model it is limited to about {longest} "
+            "tokens: shorten the text, or use attention rollout, which is fast at any length")
     if outputs is None:
         if fits < n_tokens:
             raise ExplorerError(f"attention flow into all {n_tokens} tokens is too slow: choose up to {fits} "
@@ -102,12 +109,9 @@ def attention_flow(att: np.ndarray, outputs: list[int] | None = None) -> Flow:
         raise ExplorerError(f"output tokens {bad} do not exist: positions run 0..{n_tokens - 1}")
     if len(outputs) > fits:
         raise ExplorerError(f"attention flow into {len(outputs)} output tokens is too slow here: choose up to {fits}")
-    flow = np.zeros((len(outputs), n_tokens))
-    for row, o in enumerate(outputs):
-        sources = nx.ancestors(graph, (n_layers, o))
-        for j in range(n_tokens):
-            if (0, j) in sources:
-                flow[row, j] = nx.maximum_flow_value(graph, (0, j), (n_layers, o), flow_func=boykov_kolmogorov)
+    sink = n_layers * n_tokens
+    flow = np.array([[maximum_flow(graph, j, sink + o, method="dinic").flow_value for j in range(n_tokens)]
+                     for o in outputs], dtype=np.float64) / FLOW_SCALE
     return Flow(outputs, flow)
 
 
@@ -251,7 +255,8 @@ def head_view(trace: Trace, layer: int, heads: list[int] | None = None, top_k: i
               min_weight: float = 0.02) -> go.Figure:
     """bertviz-style lines from each token (left) to the tokens it attends to (right), one colour per head.
 
-    Long inputs (over HEAD_VIEW_AUTO_TOP_K tokens) keep each token's 5 strongest edges unless ``top_k`` says otherwise.
+    Line width and opacity grow with the weight. By default each token keeps its strongest edges so
+    that the view draws about HEAD_VIEW_EDGES lines (at least one per token and head).
     """
     att = attention(trace)
     _check_layer_head(att, layer)
@@ -259,12 +264,13 @@ def head_view(trace: Trace, layer: int, heads: list[int] | None = None, top_k: i
     heads = list(range(n_heads)) if heads is None else heads
     for h in heads:
         _check_layer_head(att, layer, h)
-    if top_k is None and n_tokens > HEAD_VIEW_AUTO_TOP_K:
-        top_k = 5
+    if top_k is None and n_tokens * n_tokens * len(heads) > HEAD_VIEW_EDGES:
+        top_k = max(1, HEAD_VIEW_EDGES // (n_tokens * len(heads)))
+    edges = {h: _edges(att[layer, h], top_k, min_weight) for h in heads}
+    scatter = go.Scattergl if sum(len(w) for _, _, w in edges.values()) > GL_LINES else go.Scatter
     palette = qualitative.Plotly + qualitative.D3
     fig = go.Figure()
-    for h in heads:
-        q, k, w = _edges(att[layer, h], top_k, min_weight)
+    for h, (q, k, w) in edges.items():
         which = np.searchsorted(_OPACITY_BINS, w, side="right") - 1
         for b, low in enumerate(_OPACITY_BINS):
             sel = which == b
@@ -273,7 +279,7 @@ def head_view(trace: Trace, layer: int, heads: list[int] | None = None, top_k: i
             xs = np.tile(np.array([0.0, 1.0, np.nan], dtype=np.float32), int(sel.sum()))
             ys = np.stack([-q[sel], -k[sel], np.full(sel.sum(), np.nan)], axis=1).ravel().astype(np.float32)
             high = _OPACITY_BINS[b + 1] if b + 1 < len(_OPACITY_BINS) else 1.0
-            fig.add_trace(go.Scatter(
+            fig.add_trace(scatter(
                 x=xs, y=ys, mode="lines", line=dict(color=palette[h % len(palette)], width=1 + 3 * high),
                 opacity=0.15 + 0.85 * high, name=f"head {h}", legendgroup=f"head {h}", showlegend=b == 0,
                 hoverinfo="skip"))
