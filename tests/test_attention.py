@@ -137,13 +137,19 @@ def test_views_draw_every_head_and_bound_long_inputs():
     model = make_tiny("gpt3")
     tr = model.trace(" ".join([TEXT] * 2))  # 60-odd tokens
     n = len(tr.tokens)
-    full = A.head_view(tr, layer=1, min_weight=0.0)
+    full = A.head_view(tr, layer=1, top_k=n, min_weight=0.0)
     heads = {t.legendgroup for t in full.data if t.legendgroup}
     assert heads == {"head 0", "head 1"}
     capped = A.head_view(tr, layer=1, top_k=2, min_weight=0.0)
     segments = sum(int(np.isnan(np.asarray(t.y, dtype=float)).sum()) for t in capped.data if t.legendgroup)
     assert segments <= 2 * n * model.n_heads
     assert segments < sum(int(np.isnan(np.asarray(t.y, dtype=float)).sum()) for t in full.data if t.legendgroup)
+    bert_trace = make_tiny("bert").trace(" ".join([TEXT] * 4))
+    assert len(bert_trace.tokens) ** 2 * 2 > A.HEAD_VIEW_EDGES
+    dense = A.head_view(bert_trace, layer=1, min_weight=0.0)  # budgeted to HEAD_VIEW_EDGES lines, drawn with WebGL
+    lines = [t for t in dense.data if t.legendgroup]
+    assert sum(int(np.isnan(np.asarray(t.y, dtype=float)).sum()) for t in lines) <= A.HEAD_VIEW_EDGES
+    assert all(t.type == "scattergl" for t in lines) and "top" in dense.layout.title.text
     grid = A.model_view(tr, cell=16)
     z = np.asarray(grid.data[0].z)
     assert z.shape == (2 * 16 + 2, 2 * 16 + 2)  # 2 layers x 2 heads of 16 x 16 pooled cells, gaps of 2

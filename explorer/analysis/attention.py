@@ -272,7 +272,7 @@ def head_view(trace: Trace, layer: int, heads: list[int] | None = None, top_k: i
     fig = go.Figure()
     for h, (q, k, w) in edges.items():
         which = np.searchsorted(_OPACITY_BINS, w, side="right") - 1
-        for b, low in enumerate(_OPACITY_BINS):
+        for b in range(len(_OPACITY_BINS)):
             sel = which == b
             if not sel.any():
                 continue
