@@ -1,6 +1,7 @@
 """Prediction: fill-mask, NSP, next token, ELMo's two LMs, the side-by-side blank, the logit lens; contrasts; CLI."""
 import collections
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -166,6 +167,9 @@ def test_long_text_keeps_the_end_for_next_token_with_a_warning():
     assert table["token"].iloc[0] == P.display_token(gpt2.tokenizer, int(P.slot_log_probs(gpt2, s).argmax()))
     with pytest.warns(TruncationWarning):
         P.fill_mask(make_tiny("bert"), "the [MASK] barked . " + " ".join(["the old dog barked ."] * 20))
+    with pytest.raises(ExplorerError, match="beyond"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncationWarning)
+        P.fill_mask(make_tiny("bert"), " ".join(["the old dog barked ."] * 20) + " the [MASK] barked .")
 
 
 def test_tokenization_side_by_side():

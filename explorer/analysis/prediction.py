@@ -116,7 +116,8 @@ def _causal_slot(model, text: str) -> Slot:
     return Slot("left context" + (" only" if blank and text[blank.end():].strip() else ""), tr, len(tr.tokens) - 1)
 
 
-def _bert_slot(model, text: str, mask_number: int = 0) -> Slot:
+def _bert_slot(model, text: str) -> Slot:
+    """The first [MASK] (or ___); fill_mask reads the others from the same trace."""
     mask = model.tokenizer.mask_token
     if not BLANK.search(text):
         raise ExplorerError(f"no {mask} in {text!r}: put {mask} (or ___) where the word to predict goes, "
@@ -124,10 +125,10 @@ def _bert_slot(model, text: str, mask_number: int = 0) -> Slot:
     tr = model.trace(re.sub(r"_{3,}", mask, text), attentions=False)
     _need_head(model, tr)
     positions = mask_positions(model, tr)
-    if mask_number >= len(positions):
+    if not positions:
         raise ExplorerError(f"every {mask} in the text lies beyond {model.name}'s context of {model.max_len} "
                             "tokens: shorten the text")
-    return Slot("both sides (masked LM)", tr, positions[mask_number])
+    return Slot("both sides (masked LM)", tr, positions[0])
 
 
 def mask_positions(model, trace: Trace) -> list[int]:
