@@ -95,7 +95,10 @@ def planted_previous_token_model():
 
 def test_planted_previous_token_head_is_found():
     model = planted_previous_token_model()
-    scores = A.head_scores(model.trace(TEXT))
+    trace = model.trace(TEXT)
+    legend = [t.name for t in A.head_view(trace, 0).data if t.showlegend]
+    assert legend == ["head 0", "head 1"]  # head 1 draws only strong lines, and still has its legend entry
+    scores = A.head_scores(trace)
     best = scores.loc[scores["previous_token"].idxmax()]
     assert (best["layer"], best["head"]) == (0, 1)
     assert best["previous_token"] > 0.95

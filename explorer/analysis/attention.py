@@ -272,6 +272,7 @@ def head_view(trace: Trace, layer: int, heads: list[int] | None = None, top_k: i
     fig = go.Figure()
     for h, (q, k, w) in edges.items():
         which = np.searchsorted(_OPACITY_BINS, w, side="right") - 1
+        first = True  # one legend entry per head, on its first drawn bin
         for b in range(len(_OPACITY_BINS)):
             sel = which == b
             if not sel.any():
@@ -281,8 +282,9 @@ def head_view(trace: Trace, layer: int, heads: list[int] | None = None, top_k: i
             high = _OPACITY_BINS[b + 1] if b + 1 < len(_OPACITY_BINS) else 1.0
             fig.add_trace(scatter(
                 x=xs, y=ys, mode="lines", line=dict(color=palette[h % len(palette)], width=1 + 3 * high),
-                opacity=0.15 + 0.85 * high, name=f"head {h}", legendgroup=f"head {h}", showlegend=b == 0,
+                opacity=0.15 + 0.85 * high, name=f"head {h}", legendgroup=f"head {h}", showlegend=first,
                 hoverinfo="skip"))
+            first = False
     _token_columns(fig, trace.tokens)
     title = f"{trace.model}: layer {layer}" + (f" (top {top_k} edges per token)" if top_k else "")
     fig.update_layout(title=title, height=int(min(4000, max(400, 16 * n_tokens + 150))), width=700,
