@@ -64,8 +64,8 @@ def test_journey_shows_the_five_models_and_the_comparison_table(app):
     assert at.title[0].value == "Linguistic Travelling"
     subheaders = [s.value for s in at.subheader]
     assert all(name in subheaders for name in ("ELMo", "GPT", "BERT", "GPT-2", "GPT-3"))
-    table = at.dataframe[0].value
-    assert list(table["model"]) == ["ELMo", "GPT", "BERT", "GPT-2", "GPT-3"]
+    table = at.table[0].value
+    assert list(table.index) == ["ELMo", "GPT", "BERT", "GPT-2", "GPT-3"]
     assert {"architecture", "objective", "how used", "gain (paper)"} <= set(table.columns)
     assert any(b.proto.label == "CSV data" for b in at.get("download_button"))
 

@@ -6,7 +6,8 @@ from explorer.analysis import attribution
 from explorer.ui import common
 
 DEFAULT = "The children played in the ___ all afternoon ."
-METHODS = {"integrated_gradients": "Integrated gradients (exact, slower)", "gradient_x_input": "Gradient × input (fast)"}
+METHODS = {"integrated_gradients": "Integrated gradients (exact, slower)",
+           "gradient_x_input": "Gradient × input (fast)"}
 
 
 def render():

@@ -54,8 +54,8 @@ def choose_task():
         upload = left.file_uploader("Task file (CSV with columns input,output, or JSON)", type=None,
                                     key="fewshot-upload")
         if upload is None:
-            right.info("Upload a CSV with columns `input,output`, or a JSON list of `{\"input\": …, \"output\": …}`.",
-                       icon=":material/upload_file:")
+            right.info("Upload a CSV with columns `input,output`, or a JSON list of "
+                       "`{\"input\": …, \"output\": …}`.", icon=":material/upload_file:")
             return None
         task = None
         with common.guard("Reading the task file"):

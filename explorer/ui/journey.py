@@ -11,40 +11,51 @@ from explorer.zoo import TINY, TRAINED
 
 # What the original papers built and reported (the numbers are the papers' own).
 HISTORY = [
-    dict(family="elmo", model="ELMo", date="2018-02", paper="Peters et al., Deep contextualized word representations",
-         params=93.6e6, architecture="Character CNN + highway, then a 2-layer biLSTM with residual connections; "
-                                    "separate forward and backward language models sharing one softmax",
+    dict(family="elmo", model="ELMo", date="2018-02", params=93.6e6,
+         paper="Peters et al., Deep contextualized word representations",
+         short_arch="char-CNN + 2-layer biLSTM", short_objective="two LMs: left-to-right and right-to-left",
+         short_gain="6 tasks' state of the art; SQuAD F1 81.1 → 85.8",
+         architecture="Character CNN + highway, then a 2-layer biLSTM with residual connections; separate forward "
+                      "and backward language models sharing one softmax",
          objective="biLM: predict the next word left-to-right and the previous word right-to-left",
          data="1B Word Benchmark (~800M tokens)",
          used="Feature-based: frozen, a task-specific learned mix of its layers is fed to each task's own model",
          gain="State of the art on six tasks, e.g. SQuAD F1 81.1 → 85.8, SRL 81.4 → 84.6, NER 90.2 → 92.2"),
-    dict(family="gpt", model="GPT", date="2018-06", paper="Radford et al., Improving Language Understanding by "
-                                                          "Generative Pre-Training",
-         params=117e6, architecture="12-layer Transformer decoder (masked self-attention), post-LayerNorm, "
-                                    "learned positions, BPE",
+    dict(family="gpt", model="GPT", date="2018-06", params=117e6,
+         paper="Radford et al., Improving Language Understanding by Generative Pre-Training",
+         short_arch="12-layer Transformer decoder", short_objective="the next token",
+         short_gain="best on 9 of 12 tasks; GLUE 68.9 → 72.8",
+         architecture="12-layer Transformer decoder (masked self-attention), post-LayerNorm, learned positions, BPE",
          objective="Causal language modelling: predict the next token",
          data="BooksCorpus (~7,000 books)",
          used="Fine-tuned: the whole network trained on each task, inputs rewritten with delimiter tokens",
          gain="Best on 9 of 12 tasks: +8.9 points on story cloze, +5.7 on RACE, GLUE 72.8 (from 68.9)"),
-    dict(family="bert", model="BERT", date="2018-10", paper="Devlin et al., BERT: Pre-training of Deep "
-                                                            "Bidirectional Transformers",
-         params=110e6, architecture="Transformer encoder (12 layers base, 24 large); token + segment + position "
-                                    "embeddings; [CLS] and [SEP]; WordPiece",
+    dict(family="bert", model="BERT", date="2018-10", params=110e6,
+         paper="Devlin et al., BERT: Pre-training of Deep Bidirectional Transformers",
+         short_arch="Transformer encoder, reads both ways", short_objective="masked words + next sentence",
+         short_gain="GLUE 80.5 (+7.7); SQuAD v1.1 F1 93.2",
+         architecture="Transformer encoder (12 layers base, 24 large); token + segment + position embeddings; "
+                      "[CLS] and [SEP]; WordPiece",
          objective="Masked LM (15 % of tokens: 80 % [MASK], 10 % random, 10 % kept) + next-sentence prediction",
          data="BooksCorpus + English Wikipedia (3.3B words)",
          used="Fine-tuned with one small output layer per task",
          gain="GLUE 80.5 (+7.7 points), MultiNLI 86.7 (+4.6), SQuAD v1.1 F1 93.2, v2.0 F1 83.1 (+5.1)"),
-    dict(family="gpt2", model="GPT-2", date="2019-02", paper="Radford et al., Language Models are Unsupervised "
-                                                            "Multitask Learners",
-         params=1.5e9, architecture="Transformer decoder, pre-LayerNorm + final LayerNorm, 48 layers at its "
-                                    "largest, byte-level BPE, 1,024-token context",
+    dict(family="gpt2", model="GPT-2", date="2019-02", params=1.5e9,
+         paper="Radford et al., Language Models are Unsupervised Multitask Learners",
+         short_arch="a bigger decoder, pre-LayerNorm", short_objective="the next token, on 40 GB of web text",
+         short_gain="zero-shot state of the art on 7 of 8 LM tests",
+         architecture="Transformer decoder, pre-LayerNorm + final LayerNorm, 48 layers at its largest, byte-level "
+                      "BPE, 1,024-token context",
          objective="Causal language modelling on much more and cleaner web text",
          data="WebText (40 GB, 8M documents)",
          used="Zero-shot: prompted with the task in plain text, no task training at all",
          gain="Zero-shot state of the art on 7 of 8 LM benchmarks; LAMBADA perplexity 99.8 → 8.6"),
-    dict(family="gpt3", model="GPT-3", date="2020-05", paper="Brown et al., Language Models are Few-Shot Learners",
-         params=175e9, architecture="GPT-2's decoder scaled to 96 layers, alternating dense and locally banded "
-                                    "sparse attention, 2,048-token context",
+    dict(family="gpt3", model="GPT-3", date="2020-05", params=175e9,
+         paper="Brown et al., Language Models are Few-Shot Learners",
+         short_arch="96 layers, dense + local attention", short_objective="the next token, on 300B tokens",
+         short_gain="learns a task from examples in its prompt",
+         architecture="GPT-2's decoder scaled to 96 layers, alternating dense and locally banded sparse attention, "
+                      "2,048-token context",
          objective="Causal language modelling",
          data="300B tokens: filtered Common Crawl, WebText2, books, Wikipedia",
          used="Few-shot in context: a handful of examples in the prompt, no gradient update",
@@ -69,12 +80,15 @@ def timeline():
     st.header("The journey", divider="gray")
     for col, step in zip(st.columns(len(HISTORY)), HISTORY):
         with col.container(border=True, height="stretch"):
-            st.caption(step["date"])
+            st.caption(f"{step['date']} · {_human(step['params'])} parameters")
             st.subheader(step["model"], anchor=False)
             st.badge(USE_STYLE[step["family"]], color="blue")
-            st.markdown(f"**Architecture.** {step['architecture']}\n\n**Pretraining.** {step['objective']}; "
-                        f"{step['data']}.\n\n**How used.** {step['used']}.\n\n**What it gained.** {step['gain']}.")
+            st.markdown(f":material/account_tree: {step['short_arch']}  \n"
+                        f":material/school: {step['short_objective']}  \n"
+                        f":material/trending_up: {step['short_gain']}")
             st.caption(step["paper"])
+    st.caption(":material/account_tree: architecture · :material/school: what it learned to predict · "
+               ":material/trending_up: what it gained. The full story is in the table at the bottom.")
 
 
 def scale_figure():
@@ -84,7 +98,9 @@ def scale_figure():
         textposition="top left", marker=dict(size=14, color="#2f6f8f"), line=dict(color="#9bb8c6", dash="dot"),
         hovertemplate="%{text}: %{y:.3s} parameters<extra></extra>"))
     fig.update_layout(title="Parameters of the original models (log scale)", height=320, showlegend=False,
-                      yaxis=dict(type="log", title="parameters"), margin=dict(t=50, b=30, l=60, r=30))
+                      yaxis=dict(type="log", title="parameters", tickvals=[1e8, 1e9, 1e10, 1e11],
+                                 ticktext=["100M", "1B", "10B", "100B"]),
+                      margin=dict(t=50, b=30, l=60, r=30), template="plotly_white")
     common.chart(fig, key="journey-scale", data=history[["model", "date", "params"]], name="original-model-sizes")
 
 
@@ -139,6 +155,14 @@ def _first(mapping: dict, keys):
     return None
 
 
+def _human(count: float) -> str:
+    """93.6M, 1.5B, 175B."""
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if count >= size:
+            return f"{count / size:.3g}{unit}"
+    return f"{count:g}"
+
+
 def _short(value) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}" if value < 1e4 else f"{value:,.0f}"
@@ -153,13 +177,13 @@ def comparison_table():
     for step in HISTORY:
         name = f"{step['family']}-tiny"
         measured = card_metrics(name, read_card(TRAINED / name)) if (TRAINED / name / "config.json").exists() else {}
-        rows.append({"model": step["model"], "architecture": step["architecture"].split(";")[0],
-                     "objective": step["objective"], "how used": USE_STYLE[step["family"]],
-                     "gain (paper)": step["gain"], "original size": _short(int(step["params"])),
+        rows.append({"model": step["model"], "year": step["date"][:4], "architecture": step["architecture"],
+                     "objective": step["objective"], "data": step["data"], "how used": step["used"],
+                     "gain (paper)": step["gain"], "original size": _human(step["params"]),
                      "tiny here: parameters": measured.get("parameters", "—"),
                      "tiny here: validation perplexity": measured.get("validation perplexity", "—")})
     table = pd.DataFrame(rows)
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.table(table.set_index("model"))
     st.caption("Paper columns quote the original papers; the *tiny here* columns are this tool's own measurements "
                "on its shipped models.")
     common.downloads("journey-table", data=table, name="five-models")

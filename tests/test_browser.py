@@ -1,0 +1,128 @@
+"""The app in a real browser: Debian's chromium driven by Playwright against `streamlit run app.py`.
+
+Every request that would leave the machine is blocked and recorded (the app must work offline); each page
+is visited, a sentence typed where the page has a text box, the figures awaited, and no error box or
+exception may show. Screenshots go to a temporary folder, and to $LT_SCREENSHOTS when it is set.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_tiny
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+LOCAL = ("http://localhost", "http://127.0.0.1", "ws://localhost", "ws://127.0.0.1", "data:", "blob:")
+# (url path, label of the text box to type into or None, sentence, figures expected at least)
+PAGES = [
+    ("", None, None, 1),
+    ("compare", "Sentence with one blank", "The small dog chased the ___ across the garden .", 4),
+    ("attention", "Sentence", "The teacher read the letter because she was curious .", 1),
+    ("attribution", "Sentence", "The children played in the ___ all afternoon .", 1),
+    ("fewshot", None, None, 2),
+    ("models", "Hugging Face id or local folder", None, 0),
+    ("train", None, None, 0),
+]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: run "
+                                "scripts/install_browser.sh (Debian's chromium; never a downloaded browser)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(home: Path, port: int) -> subprocess.Popen:
+    """`streamlit run app.py` on ``port`` with the user models of ``home``; returns once it answers."""
+    env = dict(os.environ, LT_HOME=str(home))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read() == b"ok":
+                    return process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise AssertionError(f"streamlit did not start: {process.stdout.read().decode()[-2000:]}")
+
+
+def settle(page, timeout: float = 180) -> None:
+    """Wait until the script has finished its run and nothing is still loading (for a second)."""
+    deadline, quiet = time.time() + timeout, 0
+    while time.time() < deadline:
+        state = page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state")
+        busy = state != "notRunning" or page.locator('[data-testid="stSkeleton"]').count() > 0
+        quiet = 0 if busy else quiet + 1
+        if quiet >= 4:
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the page kept running for {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    home = tmp_path_factory.mktemp("lt_home_browser")
+    for family in ("bert", "gpt2", "elmo"):
+        make_tiny(family).save(home / "models" / f"{family}-small", {"note": "test model"})
+    port = free_port()
+    process = start_app(home, port)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def test_every_page_renders_offline_without_errors(app_url, shots):
+    from playwright.sync_api import sync_playwright
+
+    outside = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL)
+                   else (outside.append(route.request.url), route.abort()))
+        for path, box, sentence, figures in PAGES:
+            page.goto(f"{app_url}/{path}")
+            page.wait_for_selector("h1", timeout=120_000)
+            settle(page)
+            if sentence:
+                field = page.get_by_label(box, exact=True)
+                field.fill(sentence)
+                field.press("Enter")
+                page.wait_for_timeout(500)
+                settle(page)
+                assert page.get_by_label(box, exact=True).input_value() == sentence
+            elif box:
+                assert page.get_by_label(box, exact=True).is_visible()
+            name = path or "journey"
+            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+            assert page.locator('[data-testid="stException"]').count() == 0, name
+            errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+            assert not errors, (name, errors)
+            drawn = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').count()
+            assert drawn >= figures, f"{name}: {drawn} figures drawn, expected at least {figures}"
+        browser.close()
+    if os.environ.get("LT_SCREENSHOTS"):
+        keep = Path(os.environ["LT_SCREENSHOTS"])
+        keep.mkdir(parents=True, exist_ok=True)
+        for shot in shots.glob("*.png"):
+            shutil.copy(shot, keep / shot.name)
+    assert not outside, f"requests that tried to leave the machine: {sorted(set(outside))}"
