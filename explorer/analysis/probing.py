@@ -329,14 +329,14 @@ def layer_figure(results: pd.DataFrame, task: str, metric: str, title: str | Non
 
     df = results[results.task == task]
     fig = go.Figure()
-    for model, part in df[df.metric == metric].groupby("model", sort=False):
+    for i, (model, part) in enumerate(df[df.metric == metric].groupby("model", sort=False)):
         part = part.sort_values("layer")
         x = part.layer / part.layer.max() if relative else part.layer
-        fig.add_trace(go.Scatter(x=x, y=part.value, mode="lines+markers", name=model))
+        fig.add_trace(go.Scatter(x=x, y=part.value, mode="lines+markers", name=model, line_color=_color(i)))
         mix = df[(df.model == model) & (df.metric == f"mix_{metric}")]
         if len(mix):
-            fig.add_hline(y=mix.value.iloc[0], line_dash="dot", annotation_text=f"{model} scalar mix",
-                          annotation_position="bottom right")
+            fig.add_hline(y=mix.value.iloc[0], line_dash="dot", line_color=_color(i),
+                          annotation_text=f"{model} scalar mix", annotation_position="bottom left")
     for name, label in BASELINES.items():
         base = df[df.metric == name]
         if len(base):
@@ -405,8 +405,9 @@ def run_config(task: str, models: list[Model], data: dict[str, str | Path], sett
                 settings=asdict(settings), **extra)
 
 
-def save_run(out: str | Path, results: pd.DataFrame, figures: dict, config: dict, png: bool = True) -> Path:
-    """results.csv, config.json and figures (HTML, PNG when kaleido can render offline) into ``out``.
+def save_run(out: str | Path, results: pd.DataFrame, figures: dict, config: dict, png: bool = True) -> dict:
+    """results.csv, config.json and figures (HTML, PNG when kaleido can render offline) into ``out``;
+    returns the config as written (with the figure names and whether PNGs were made).
 
     Everything is written to a temporary folder beside ``out`` and renamed into place at the end,
     so an interrupted run never leaves a partial result that looks complete.
@@ -429,13 +430,13 @@ def save_run(out: str | Path, results: pd.DataFrame, figures: dict, config: dict
             tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    return config
 
 
 def _write_figures(figures: dict, folder: Path, png: bool) -> str:
-    """HTML always (plotly.js inlined once per file, works offline); PNG if kaleido renders."""
+    """HTML always (sharing one plotly.min.js in the folder, so it works offline); PNG if kaleido renders."""
     for name, fig in figures.items():
-        fig.write_html(folder / f"{name}.html", include_plotlyjs=True)
+        fig.write_html(folder / f"{name}.html", include_plotlyjs="directory")
     if not png or not figures:
         return "not asked"
     try:

@@ -14,6 +14,8 @@ from .conllu import DEMO
 
 DEMO_SENSES_TRAIN = DEMO / "senses_train.tsv"
 DEMO_SENSES_TEST = DEMO / "senses_test.tsv"
+# The five test sets Raganato et al. concatenate into ALL (instance ids start with their name).
+FRAMEWORK_PARTS = ("senseval2", "senseval3", "semeval2007", "semeval2013", "semeval2015")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,314 @@
+"""Word senses per layer: nearest-centroid WSD as in ELMo §5.3, and WiC-style same-sense decisions.
+
+WSD: per layer, each sense's training vectors (SemCor) are averaged into a centroid; a test instance
+takes the nearest centroid (cosine) among its lemma's senses seen in training, and falls back to the
+lemma's most frequent sense (SemCor counts) when it has no vector. Scores follow the evaluation
+framework: an answer is correct when it matches any gold key; P = correct / answered,
+R = correct / all, F1 their harmonic mean. The MFS-only baseline is reported beside it.
+
+The WSD scalar mix is the nearest-centroid counterpart of the POS probe's: softmax layer weights
+learned so that the mixed vectors of training instances sit closest (leave-one-out) to their own
+sense's centroid among their lemma's senses.
+
+WiC: per layer, the cosine between the target word's two vectors, thresholded at the value that
+is most accurate on the training pairs.
+"""
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..data.wic import WicPair
+from ..data.wsd import FRAMEWORK_PARTS, SenseInstance, SenseSentence
+from ..errors import ExplorerError
+from ..families.base import Model
+from .features import Features, extract_features
+from .probing import ProbeSettings, table
+
+
+@dataclass
+class SenseData:
+    """The instances of a sense-annotated set and their feature rows (a multiword instance has several)."""
+
+    instances: list[SenseInstance]
+    features: Features
+    rows: torch.Tensor  # feature row of each (instance, word) pair ...
+    owner: torch.Tensor  # ... and the instance it belongs to
+    has_vector: torch.Tensor  # bool per instance: False when all its words fell outside the model's context
+
+    def vectors(self, layer: int) -> torch.Tensor:
+        """[n_instances, d]: the mean of each instance's word vectors at ``layer`` (zeros without a vector)."""
+        x = self.features.layer(layer)
+        out = torch.zeros(len(self.instances), x.shape[1]).index_add_(0, self.owner, x[self.rows])
+        counts = torch.bincount(self.owner, minlength=len(self.instances)).clamp(min=1)
+        return out / counts[:, None]
+
+
+def sample_sentences(sentences: list, cap: int | None, seed: int = 0) -> list:
+    """At most ``cap`` sentences drawn at random (kept in corpus order), so a capped SemCor covers all its texts."""
+    if cap is None or len(sentences) <= cap:
+        return sentences
+    keep = sorted(random.Random(seed).sample(range(len(sentences)), cap))
+    return [sentences[i] for i in keep]
+
+
+def sense_data(model: Model, sentences: list[SenseSentence], pool: str = "first", cache_dir=None,
+               progress: bool = False, batch_size: int = 32) -> SenseData:
+    sentences = [s for s in sentences if s.instances]
+    if not sentences:
+        raise ExplorerError("the sense-annotated set has no instances")
+    select = [sorted({j for inst in s.instances for j in range(inst.start, inst.end)}) for s in sentences]
+    feats = extract_features(model, [s.words for s in sentences], pool=pool, select=select, cache_dir=cache_dir,
+                             progress=progress, batch_size=batch_size)
+    instances, rows, owner = [], [], []
+    for s, sel, offset in zip(sentences, select, feats.offsets):
+        where = {j: offset + k for k, j in enumerate(sel)}
+        for inst in s.instances:
+            for j in range(inst.start, inst.end):
+                if not feats.missing[where[j]]:
+                    rows.append(where[j])
+                    owner.append(len(instances))
+            instances.append(inst)
+    owner = torch.tensor(owner, dtype=torch.long)
+    has_vector = torch.bincount(owner, minlength=len(instances)) > 0
+    return SenseData(instances, feats, torch.tensor(rows, dtype=torch.long), owner, has_vector)
+
+
+def most_frequent_senses(sentences: list[SenseSentence]) -> dict[tuple[str, str], str]:
+    """(lemma, pos) -> its most frequent key in the training set (ties: the key seen first)."""
+    counts: dict[tuple, Counter] = {}
+    for s in sentences:
+        for inst in s.instances:
+            counts.setdefault((inst.lemma, inst.pos), Counter()).update(inst.keys)
+    return {lemma: c.most_common(1)[0][0] for lemma, c in counts.items()}
+
+
+@dataclass
+class SenseInventory:
+    """Senses seen in training: their ids, and the candidate senses of each (lemma, pos)."""
+
+    keys: list[str]
+    index: dict[str, int]
+    candidates: dict[tuple[str, str], list[int]]
+    members: list[tuple[int, int]]  # (training instance, sense) pairs that form the centroids
+
+    @classmethod
+    def from_training(cls, data: SenseData) -> "SenseInventory":
+        keys, index, candidates, members = [], {}, {}, []
+        for i, inst in enumerate(data.instances):
+            if not data.has_vector[i]:
+                continue
+            for key in inst.keys:
+                if key not in index:
+                    index[key] = len(keys)
+                    keys.append(key)
+                    candidates.setdefault((inst.lemma, inst.pos), []).append(index[key])
+                members.append((i, index[key]))
+        if not keys:
+            raise ExplorerError("no training instance has a vector: the training set is empty or cut off entirely")
+        return cls(keys, index, candidates, members)
+
+    def centroids(self, vectors: torch.Tensor) -> torch.Tensor:
+        """[n_senses, d]: the mean training vector of each sense."""
+        inst, sense = (torch.tensor(c) for c in zip(*self.members))
+        sums = torch.zeros(len(self.keys), vectors.shape[1]).index_add_(0, sense, vectors[inst])
+        return sums / torch.bincount(sense, minlength=len(self.keys)).clamp(min=1)[:, None]
+
+    def candidate_matrix(self, instances: list[SenseInstance]) -> torch.Tensor:
+        """[n, K] sense ids of each instance's candidates, padded with -1."""
+        lists = [self.candidates.get((inst.lemma, inst.pos), []) for inst in instances]
+        out = torch.full((len(lists), max(1, max(map(len, lists)))), -1, dtype=torch.long)
+        for i, c in enumerate(lists):
+            out[i, :len(c)] = torch.tensor(c, dtype=torch.long)
+        return out
+
+
+def nearest_centroid(vectors: torch.Tensor, centroids: torch.Tensor, candidates: torch.Tensor,
+                     chunk: int = 1024) -> torch.Tensor:
+    """Index into ``candidates`` of the most cosine-similar centroid per row (-1 when there is none)."""
+    c = nn.functional.normalize(centroids, dim=-1)
+    v = nn.functional.normalize(vectors, dim=-1)
+    best = []
+    for i in range(0, len(v), chunk):
+        cand = candidates[i:i + chunk]
+        sims = torch.einsum("nd,nkd->nk", v[i:i + chunk], c[cand.clamp(min=0)]).masked_fill(cand < 0, -torch.inf)
+        pick = sims.argmax(-1)
+        best.append(torch.where(cand[:, 0] >= 0, pick, -1))
+    return torch.cat(best)
+
+
+def framework_scores(predictions: list[str | None], instances: list[SenseInstance]) -> dict:
+    """Precision, recall and F1 as the framework's scorer counts them (any gold key is right)."""
+    answered = sum(p is not None for p in predictions)
+    correct = sum(p is not None and p in inst.keys for p, inst in zip(predictions, instances))
+    p = correct / answered if answered else 0.0
+    r = correct / len(instances) if instances else 0.0
+    return dict(precision=p, recall=r, f1=2 * p * r / (p + r) if p + r else 0.0)
+
+
+def _parts(instances: list[SenseInstance], name: str) -> dict[str, list[int]]:
+    """The whole set, plus each framework test set when the set concatenates them (as ALL does)."""
+    parts = {name: list(range(len(instances)))}
+    names = {inst.part for inst in instances}
+    if len(names) > 1 and names <= set(FRAMEWORK_PARTS):
+        for part in sorted(names):
+            parts[part] = [i for i, inst in enumerate(instances) if inst.part == part]
+    return parts
+
+
+def wsd_probe(model: Model, train: list[SenseSentence], test: list[SenseSentence], *, name: str = "test",
+              max_train_sentences: int | None = None, pool: str = "first", settings: ProbeSettings | None = None,
+              cache_dir=None, progress: bool = False) -> pd.DataFrame:
+    """Per-layer nearest-centroid WSD F1 on ``test`` (and its framework parts), MFS beside it."""
+    settings = (settings or ProbeSettings()).check()
+    mfs = most_frequent_senses(train)
+    tr = sense_data(model, sample_sentences(train, max_train_sentences, settings.seed), pool, cache_dir, progress)
+    te = sense_data(model, test, pool, cache_dir, progress)
+    inventory = SenseInventory.from_training(tr)
+    candidates = inventory.candidate_matrix(te.instances)
+    fallback = [mfs.get((inst.lemma, inst.pos)) for inst in te.instances]
+    parts = _parts(te.instances, name)
+    rows = []
+    for part, idx in parts.items():
+        sub = [te.instances[i] for i in idx]
+        rows += [(part, None, f"mfs_{k}", v, len(idx)) for k, v in framework_scores([fallback[i] for i in idx], sub).items()]
+    for layer in range(tr.features.n_layers):
+        centroids = inventory.centroids(tr.vectors(layer))
+        predictions = _predict(te, te.vectors(layer), centroids, candidates, inventory, fallback)
+        for part, idx in parts.items():
+            scores = framework_scores([predictions[i] for i in idx], [te.instances[i] for i in idx])
+            rows += [(part, layer, k, v, len(idx)) for k, v in scores.items()]
+    if settings.mix:
+        mix = fit_sense_mix(tr, inventory, settings)
+        mixed_test = mix.mix(torch.stack([te.vectors(l) for l in range(te.features.n_layers)], 1))
+        centroids = inventory.centroids(mix.mix(torch.stack([tr.vectors(l) for l in range(tr.features.n_layers)], 1)))
+        predictions = _predict(te, mixed_test, centroids, candidates, inventory, fallback)
+        for part, idx in parts.items():
+            scores = framework_scores([predictions[i] for i in idx], [te.instances[i] for i in idx])
+            rows.append((part, None, "mix_f1", scores["f1"], len(idx)))
+        rows += [(name, layer, "mix_weight", w, len(parts[name])) for layer, w in enumerate(mix.weights())]
+    return table([dict(model=model.name, layer=layer, task=f"wsd/{part}", metric=metric, value=value, n=n)
+                  for part, layer, metric, value, n in rows])
+
+
+def _predict(te: SenseData, vectors, centroids, candidates, inventory, fallback) -> list[str | None]:
+    pick = nearest_centroid(vectors, centroids, candidates)
+    out = []
+    for i, k in enumerate(pick.tolist()):
+        if k >= 0 and te.has_vector[i]:
+            out.append(inventory.keys[int(candidates[i, k])])
+        else:
+            out.append(fallback[i])
+    return out
+
+
+# -- the WSD scalar mix ----------------------------------------------------------------------------
+
+class SenseMix(nn.Module):
+    """Softmax layer weights over standardised layers, and a temperature for the training objective."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", mean)  # [L, d]
+        self.register_buffer("std", std)
+        self.scalars = nn.Parameter(torch.zeros(mean.shape[0]))
+        self.log_temperature = nn.Parameter(torch.tensor(-2.0))
+
+    def mix(self, x):  # [n, L, d] -> [n, d]
+        return torch.einsum("l,nld->nd", self.scalars.softmax(0), (x - self.mean) / self.std)
+
+    def weights(self) -> list[float]:
+        return self.scalars.detach().softmax(0).tolist()
+
+
+def fit_sense_mix(tr: SenseData, inventory: SenseInventory, settings: ProbeSettings) -> SenseMix:
+    """Learn layer weights under which training instances are nearest to their own sense's centroid.
+
+    Centroids are means, so the mixed centroid is the mix of per-layer centroids; an instance's own
+    sense centroid leaves the instance out. Only instances with one key, a lemma with several seen
+    senses and a sense seen at least twice teach anything.
+    """
+    torch.manual_seed(settings.seed)
+    x = torch.stack([tr.vectors(l) for l in range(tr.features.n_layers)], 1)  # [n, L, d]
+    mean, std = x[tr.has_vector].mean(0), x[tr.has_vector].std(0).clamp(min=1e-6)
+    mix = SenseMix(mean, std)
+    z = (x - mean) / std
+    counts = Counter(s for _, s in inventory.members)
+    sums = torch.zeros(len(inventory.keys), *z.shape[1:]).index_add_(
+        0, torch.tensor([s for _, s in inventory.members]), z[torch.tensor([i for i, _ in inventory.members])])
+    n = torch.tensor([counts[s] for s in range(len(inventory.keys))], dtype=torch.float)
+    cand = inventory.candidate_matrix(tr.instances)
+    usable = [i for i, inst in enumerate(tr.instances)
+              if tr.has_vector[i] and len(inst.keys) == 1 and (cand[i] >= 0).sum() > 1
+              and counts[inventory.index[inst.keys[0]]] > 1]
+    if not usable:
+        return mix  # nothing to learn from: uniform weights
+    rng = np.random.default_rng(settings.seed)
+    usable = torch.tensor(rng.permutation(usable)[:settings.mix_max_rows])
+    gold_sense = torch.tensor([inventory.index[tr.instances[i].keys[0]] for i in usable.tolist()])
+    gold_pos = (cand[usable] == gold_sense[:, None]).float().argmax(-1)
+    opt = torch.optim.Adam(mix.parameters(), lr=0.05)
+    gen = torch.Generator().manual_seed(settings.seed)
+    for _ in range(max(settings.min_steps // 2, 1)):
+        batch = torch.randint(len(usable), (min(512, len(usable)),), generator=gen)
+        inst, c, g = usable[batch], cand[usable[batch]], gold_pos[batch]
+        w = mix.scalars.softmax(0)
+        v = torch.einsum("l,bld->bd", w, z[inst])
+        mixed_means = torch.einsum("l,sld->sd", w, sums) / n[:, None]
+        means = mixed_means[c.clamp(min=0)]
+        # The instance's own sense: its centroid without the instance (leave one out).
+        own = (mixed_means[gold_sense[batch]] * n[gold_sense[batch], None] - v) / (n[gold_sense[batch]] - 1)[:, None]
+        means = means.index_put((torch.arange(len(batch)), g), own)
+        sims = nn.functional.cosine_similarity(v[:, None], means, dim=-1) / mix.log_temperature.exp()
+        loss = nn.functional.cross_entropy(sims.masked_fill(c < 0, -torch.inf), g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return mix.eval()
+
+
+# -- WiC -------------------------------------------------------------------------------------------
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The cut (midway between neighbouring scores) above which 'same sense' is most accurate."""
+    order = np.sort(np.unique(scores))
+    cuts = np.concatenate([[order[0] - 1e-6], (order[1:] + order[:-1]) / 2, [order[-1] + 1e-6]])
+    accuracy = [np.mean((scores > c) == labels) for c in cuts]
+    return float(cuts[int(np.argmax(accuracy))])
+
+
+def wic_probe(model: Model, train: list[WicPair], test: list[WicPair], *, name: str = "test", pool: str = "first",
+              cache_dir=None, progress: bool = False) -> pd.DataFrame:
+    """Per-layer WiC accuracy of a cosine threshold tuned on the training pairs; majority baseline beside it."""
+    y_train = np.array([p.same for p in train])
+    y_test = np.array([p.same for p in test])
+    if len(set(y_train)) < 2:
+        raise ExplorerError("every training pair has the same label: a threshold needs both T and F pairs")
+    similarities = [_pair_similarities(model, pairs, pool, cache_dir, progress) for pairs in (train, test)]
+    majority = bool(y_train.mean() >= 0.5)
+    rows = [(None, "majority_baseline", float(np.mean(y_test == majority)))]
+    for layer in range(similarities[0].shape[0]):
+        cut = best_threshold(similarities[0][layer], y_train)
+        rows += [(layer, "accuracy", float(np.mean((similarities[1][layer] > cut) == y_test))),
+                 (layer, "threshold", cut)]
+    return table([dict(model=model.name, layer=layer, task=f"wic/{name}", metric=metric, value=value, n=len(test))
+                  for layer, metric, value in rows])
+
+
+def _pair_similarities(model, pairs: list[WicPair], pool, cache_dir, progress) -> np.ndarray:
+    """[n_layers + 1, n_pairs] cosine between each pair's two target vectors."""
+    sentences = [list(w) for p in pairs for w in (p.words1, p.words2)]
+    select = [[i] for p in pairs for i in (p.index1, p.index2)]
+    feats = extract_features(model, sentences, pool=pool, select=select, cache_dir=cache_dir, progress=progress)
+    if feats.missing.any():
+        raise ExplorerError(f"{int(feats.missing.sum())} target words fall outside {model.name}'s context: "
+                            "shorten those sentences")
+    out = []
+    for layer in range(feats.n_layers):
+        x = feats.layer(layer)
+        out.append(nn.functional.cosine_similarity(x[0::2], x[1::2], dim=-1).numpy())
+    return np.stack(out)
