@@ -13,6 +13,7 @@ PAGES = {
         st.Page("explorer/ui/attribution.py", title="Attribution", icon=":material/highlight:"),
     ],
     "Experiment": [
+        st.Page("explorer/ui/probing.py", title="Probing lab", icon=":material/science:"),
         st.Page("explorer/ui/fewshot.py", title="Few-shot lab", icon=":material/school:"),
     ],
     "Models": [

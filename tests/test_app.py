@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import zoo
+from explorer.analysis import features
 from tests.conftest import make_tiny
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -32,6 +33,7 @@ def app(user_models, monkeypatch):
     """An AppTest of app.py that sees only the test models; call it with the models to pick."""
     models_dir, folders = user_models
     monkeypatch.setattr(zoo, "USER_MODELS", models_dir)
+    monkeypatch.setattr(features, "CACHE_DIR", models_dir.parent / "cache" / "features")
 
     def start(*families, page=None, extra=()):
         at = AppTest.from_file(APP, default_timeout=120)
@@ -202,6 +204,55 @@ def test_attribution_unknown_target_is_explained_per_model(app):
     at.text_input(key="attribution-target").set_value("zzzzqqq").run()
     assert_clean(at)
     assert "not one token" in at.warning[0].value
+
+
+# -- Probing lab -------------------------------------------------------------------------------
+def _run_probes(at):
+    at.button(key="FormSubmitter:probing-run-Run the probes").click().run()
+
+
+def test_probing_pos_on_the_demo_set_with_controls_and_scalar_mix(app):
+    at = app("gpt2", page="probing")
+    assert_clean(at)
+    _run_probes(at)
+    assert_clean(at)
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(titles) == 3 and "accuracy by layer" in titles[0] and "selectivity" in titles[1]
+    assert "scalar-mix layer weights" in titles[2]
+    results = at.dataframe[0].value
+    accuracy = results[results.metric == "accuracy"]
+    assert list(accuracy.layer) == [0, 1, 2] and accuracy.value.between(0, 1).all()
+    assert {"majority_baseline", "word_type_baseline", "selectivity", "mix_weight"} <= set(results.metric)
+    assert any(b.proto.label == "Configuration (JSON)" for b in at.get("download_button"))
+
+
+@pytest.mark.parametrize("task, metric", [("wsd", "f1"), ("wic", "accuracy")])
+def test_probing_word_senses_on_the_demo_set(app, task, metric):
+    at = app("bert", page="probing")
+    at.segmented_control(key="probing-task").set_value(task).run()
+    _run_probes(at)
+    assert_clean(at)
+    assert at.selectbox(key="probing-metric").value == metric
+    results = at.dataframe[0].value
+    assert len(results[results.metric == metric].layer.dropna()) == 3  # layers 0..2 of the small BERT
+    assert f"{metric} by layer" in at.get("plotly_chart")[0].proto.spec
+
+
+@pytest.mark.parametrize("files, message", [
+    ([], "no train file uploaded"),
+    ([("train.conllu", b"1\tThe\tthe\tDET\n")], "line"),  # a malformed CoNLL-U line is named
+    ([("train.json", b"{}")], ""),
+    ([("a.conllu", b""), ("b.conllu", b"")], "upload one data file"),
+], ids=["none", "malformed-conllu", "wrong-format", "two-data-files"])
+def test_probing_bad_uploads_give_a_readable_message(app, files, message):
+    at = app("gpt2", page="probing")
+    at.radio(key="probing-source-pos").set_value("upload").run()
+    for name, content in files:
+        at.file_uploader(key="probing-upload-pos-train").upload(name, content)
+    at.file_uploader(key="probing-upload-pos-test").upload("test.txt", b"The/DET dog/NOUN barked/VERB ./PUNCT\n")
+    _run_probes(at)
+    assert not at.exception
+    assert at.error and message in errors(at)
 
 
 # -- Models ------------------------------------------------------------------------------------

@@ -1,0 +1,191 @@
+"""Probing lab: what each layer knows — part of speech (syntax), word sense (WSD) and same-sense pairs (WiC).
+
+The ELMo paper's experiment (its section 5.3: lower layers carry syntax, upper layers word sense), with the
+controls that make a probe mean something: baselines, a control task and selectivity, a scalar mix.
+"""
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from explorer import ExplorerError, zoo
+from explorer.analysis import probing, wsd
+from explorer.data import conllu, wic
+from explorer.data import wsd as sense_files
+from explorer.ui import common
+
+SHARED = zoo.ROOT.parent / "shared" / "data"
+TASKS = {"pos": "Part of speech (syntax)", "wsd": "Word sense disambiguation", "wic": "Same sense? (WiC pairs)"}
+METRIC = {"pos": "accuracy", "wsd": "f1", "wic": "accuracy"}
+_RESULT = "probing-result"
+
+
+def render():
+    st.title("Probing lab")
+    st.markdown("Train a small classifier (a *probe*) on each layer's word vectors and see where the model keeps "
+                "what. The ELMo paper found **syntax low and word sense high**; probes are kept honest by baselines, "
+                "a control task (random tags per word type: *selectivity* = accuracy − control accuracy) and an "
+                "ELMo-style scalar mix whose learned weights show which layers a task uses.")
+    names = common.require_models()
+    task = st.segmented_control("Task", list(TASKS), format_func=TASKS.get, default="pos", key="probing-task") or "pos"
+    sources = ["demo"] + (["shared"] if shared_files(task) else []) + ["upload"]
+    source = st.radio("Data", sources, format_func=SOURCES.get, horizontal=True, key=f"probing-source-{task}")
+    with st.form("probing-run"):
+        data = choose_data(task, source)
+        cols = st.columns(4)
+        pool = cols[0].selectbox("Word vector", ["first", "mean"], key="probing-pool",
+                                 format_func={"first": "first sub-token", "mean": "mean of sub-tokens"}.get)
+        tagset = cols[1].selectbox("Tags", ["upos", "xpos"], key="probing-tagset", disabled=task != "pos",
+                                   format_func=str.upper)
+        mix = cols[2].checkbox("Scalar mix", True, key="probing-mix", disabled=task == "wic")
+        mlp = cols[3].checkbox("Also an MLP probe", False, key="probing-mlp", disabled=task != "pos",
+                               help="One hidden layer: more capacity, and usually lower selectivity.")
+        run = st.form_submit_button("Run the probes", icon=":material/play_arrow:", type="primary")
+    if run:
+        with common.guard("The probing run"):
+            settings = probing.ProbeSettings(mix=mix and task != "wic", mlp_hidden=256 if mlp and task == "pos" else 0)
+            results = run_probes(names, task, data(), pool, tagset, settings)
+            st.session_state[_RESULT] = results
+    if _RESULT not in st.session_state:
+        st.info("Choose the data and press **Run the probes**: each picked model is probed layer by layer.",
+                icon=":material/play_arrow:")
+        return
+    with common.guard("Showing the results"):
+        show(st.session_state[_RESULT])
+
+
+# -- data ------------------------------------------------------------------------------------------------
+SOURCES = {"demo": "Demo set (ships with the app)", "shared": "Real data (../shared/data)", "upload": "Your files"}
+
+
+def choose_data(task, source):
+    """The source's own inputs; returns a function reading (train, test, files, name) when the run starts."""
+    limit = None
+    if source == "shared":
+        limit = st.slider("Training sentences (the real sets are large: fewer is faster)", 200, 12_000, 2_000,
+                          step=200, key=f"probing-limit-{task}")
+        st.caption(SHARED_NOTE[task])
+    uploads = {}
+    if source == "upload":
+        cols = st.columns(2)
+        for col, role in zip(cols, ("train", "test")):
+            uploads[role] = col.file_uploader(f"{role.capitalize()} files: {UPLOAD_HELP[task]}",
+                                              accept_multiple_files=True, key=f"probing-upload-{task}-{role}")
+    return lambda: read_data(task, source, limit, uploads)
+
+
+SHARED_NOTE = {"pos": "UD English-EWT: train → test.",
+               "wsd": "SemCor (train) → Raganato's ALL with its five parts (test), as in ELMo §5.3."}
+UPLOAD_HELP = {"pos": "a .conllu treebank, or a .txt with word/TAG pairs, one sentence a line",
+               "wsd": "a .tsv sense file, or a *.data.xml with its *.gold.key.txt",
+               "wic": "a *.data.txt with its *.gold.txt"}
+
+
+def shared_files(task) -> dict | None:
+    files = {"pos": dict(train=SHARED / "ud_english_ewt" / "en_ewt-ud-train.conllu",
+                         test=SHARED / "ud_english_ewt" / "en_ewt-ud-test.conllu"),
+             "wsd": dict(train=SHARED / "semcor30_wn30" / "semcor.data.xml",
+                         test=SHARED / "wsd_eval_framework" / "Evaluation_Datasets" / "ALL" / "ALL.data.xml")}.get(task)
+    return files if files and all(p.exists() for p in files.values()) else None
+
+
+def read_data(task, source, limit, uploads):
+    """(train, test, the files read, the test set's name) for the chosen source."""
+    if source == "demo":
+        files = {"pos": dict(train=conllu.DEMO_POS_TRAIN, test=conllu.DEMO_POS_TEST)}.get(
+            task, dict(train=sense_files.DEMO_SENSES_TRAIN, test=sense_files.DEMO_SENSES_TEST))
+        name = "demo"
+    elif source == "shared":
+        files, name = shared_files(task), "ALL" if task == "wsd" else "ewt"
+    else:
+        files = {role: stored_upload(task, role, uploads.get(role)) for role in ("train", "test")}
+        name = files["test"].name.split(".")[0]
+    train, test = (read_file(task, files[role], limit if role == "train" else None, source == "demo")
+                   for role in ("train", "test"))
+    return train, test, files, name
+
+
+def read_file(task, path: Path, limit, demo: bool):
+    if task == "pos":
+        return conllu.read_pos_file(path, limit)
+    if task == "wsd":
+        return sense_files.read_sense_file(path)
+    if demo:  # WiC pairs made from the demo's sense-labelled contexts
+        return wic.pairs_from_senses(sense_files.read_sense_file(path))
+    return wic.read_wic(path)
+
+
+def stored_upload(task, role, files) -> Path:
+    """Uploaded files saved under their own names in one folder (key files sit beside their data file)."""
+    if not files:
+        raise ExplorerError(f"no {role} file uploaded: {UPLOAD_HELP[task]}")
+    digest = hashlib.sha256(b"".join(f.getvalue() for f in files)).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "lt_probe_uploads" / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        (folder / Path(f.name).name).write_bytes(f.getvalue())
+    names = [Path(f.name).name for f in files]
+    main = [n for n in names if not n.endswith((".gold.key.txt", ".gold.txt"))]
+    if len(main) != 1:
+        raise ExplorerError(f"{role}: upload one data file ({UPLOAD_HELP[task]}), plus its key file if it has one; "
+                            f"got {', '.join(names)}")
+    return folder / main[0]
+
+
+# -- the run -------------------------------------------------------------------------------------------------
+def run_probes(names, task, data, pool, tagset, settings):
+    train, test, files, name = data
+    bar = st.progress(0.0, text="Reading the data…")
+    tables, models = [], []
+    for i, model_name in enumerate(names):
+        bar.progress(i / len(names), text=f"Probing {common.label(model_name)} ({i + 1} of {len(names)}): "
+                                          "word vectors for every layer, then a probe per layer…")
+        model = common.load_model(model_name)
+        models.append(model)
+        if task == "pos":
+            tables.append(probing.pos_probe(model, train, test, tagset=tagset, pool=pool, settings=settings))
+        elif task == "wsd":
+            tables.append(wsd.wsd_probe(model, train, test, name=name, pool=pool, settings=settings))
+        else:
+            tables.append(wsd.wic_probe(model, train, test, name=name, pool=pool))
+    bar.empty()
+    results = pd.concat(tables, ignore_index=True)
+    config = probing.run_config(task, models, files, settings, pool=pool, tagset=tagset if task == "pos" else None,
+                                train_items=len(train), test_items=len(test))
+    return dict(task=task, results=results, config=config)
+
+
+# -- results ---------------------------------------------------------------------------------------------
+def show(run):
+    results, task = run["results"], run["task"]
+    st.header(f"Results: {TASKS[task].lower()}", divider="gray")
+    tasks = list(dict.fromkeys(results.task))
+    cols = st.columns([2, 2, 1])
+    shown_task = cols[0].selectbox("Test set", tasks, key="probing-shown-task") if len(tasks) > 1 else tasks[0]
+    metrics = sorted(set(results[results.task == shown_task].metric) - {"mix_weight", "mix_gamma", "threshold"}
+                     - set(probing.BASELINES), key=lambda m: (m != METRIC[task], m))
+    metric = cols[1].selectbox("Metric", metrics, key="probing-metric")
+    relative = cols[2].checkbox("Relative depth", False, key="probing-relative",
+                                help="Layers as a share of each model's depth, to compare models of different depth.")
+    common.chart(probing.layer_figure(results, shown_task, metric, relative=relative), key="probing-layers",
+                 data=results, name=f"probe-{shown_task.replace('/', '-')}")
+    if task == "pos":
+        common.chart(probing.selectivity_figure(results, shown_task), key="probing-selectivity", data=results,
+                     name="probe-selectivity")
+    if (results.metric == "mix_weight").any():
+        st.caption("The scalar mix: softmax weights over the layers, learned with the probe (ELMo's Figure 2).")
+        common.chart(probing.mix_weights_figure(results), key="probing-mix-weights", data=results,
+                     name="probe-mix-weights")
+    with st.expander("The result table and the run's configuration"):
+        st.dataframe(results, hide_index=True, width="stretch")
+        st.json(run["config"], expanded=False)
+        st.download_button("Configuration (JSON)", json.dumps(run["config"], indent=2, default=str),
+                           file_name="probe-config.json", mime="application/json", icon=":material/download:",
+                           key="probing-config", on_click="ignore")
+
+
+if __name__ == "__main__":
+    render()
