@@ -11,6 +11,7 @@ PAGES = {
         st.Page("explorer/ui/compare.py", title="Compare", icon=":material/view_column:"),
         st.Page("explorer/ui/attention.py", title="Attention", icon=":material/visibility:"),
         st.Page("explorer/ui/attribution.py", title="Attribution", icon=":material/highlight:"),
+        st.Page("explorer/ui/layers.py", title="Layer travel", icon=":material/stacks:"),
     ],
     "Experiment": [
         st.Page("explorer/ui/probing.py", title="Probing lab", icon=":material/science:"),

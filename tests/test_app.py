@@ -206,6 +206,33 @@ def test_attribution_unknown_target_is_explained_per_model(app):
     assert "not one token" in at.warning[0].value
 
 
+# -- Layer travel ------------------------------------------------------------------------------
+def test_layer_travel_animates_a_word_through_the_layers(app):
+    at = app("bert", "elmo", page="layers")
+    assert_clean(at)
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(charts) == 3  # the travel, its separation, and every picked model's separation
+    assert "'bank' by sense" in charts[0] and '"frames"' in charts[0]  # one frame per layer
+    assert "separate the labels" in charts[1]
+    at.radio(key="layers-source").set_value("pos").run()
+    assert_clean(at)
+    assert "by part of speech" in at.get("plotly_chart")[0].proto.spec
+
+
+def test_layer_travel_own_sentences_and_their_mistakes(app):
+    at = app("gpt2", page="layers")
+    at.radio(key="layers-source").set_value("own").run()
+    assert_clean(at)
+    assert "in your sentences" in at.get("plotly_chart")[0].proto.spec
+    at.text_input(key="layers-word").set_value("cat").run()
+    assert not at.exception and "does not contain 'cat'" in errors(at)
+    at.text_input(key="layers-word").set_value("bank").run()
+    at.text_area(key="layers-sentences").set_value("the bank\x07 is here\nbank one\nbank two\nbank three").run()
+    assert not at.exception and "control character" in errors(at)
+    at.text_area(key="layers-sentences").set_value("").run()
+    assert not at.exception and "at least four sentences" in errors(at)
+
+
 # -- Probing lab -------------------------------------------------------------------------------
 def _run_probes(at):
     at.button(key="FormSubmitter:probing-run-Run the probes").click().run()

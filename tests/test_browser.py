@@ -20,15 +20,17 @@ from tests.conftest import make_tiny
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 LOCAL = ("http://localhost", "http://127.0.0.1", "ws://localhost", "ws://127.0.0.1", "data:", "blob:")
-# (url path, label of the text box to type into or None, sentence, figures expected at least)
+# (url path, label of the text box to type into or None, sentence, button to press or None, figures expected)
 PAGES = [
-    ("", None, None, 1),
-    ("compare", "Sentence with one blank", "The small dog chased the ___ across the garden .", 4),
-    ("attention", "Sentence", "The teacher read the letter because she was curious .", 1),
-    ("attribution", "Sentence", "The children played in the ___ all afternoon .", 1),
-    ("fewshot", None, None, 2),
-    ("models", "Hugging Face id or local folder", None, 0),
-    ("train", None, None, 0),
+    ("", None, None, None, 1),
+    ("compare", "Sentence with one blank", "The small dog chased the ___ across the garden .", None, 4),
+    ("attention", "Sentence", "The teacher read the letter because she was curious .", None, 1),
+    ("attribution", "Sentence", "The children played in the ___ all afternoon .", None, 1),
+    ("layers", None, None, None, 3),
+    ("probing", None, None, "Run the probes", 3),
+    ("fewshot", None, None, "Run", 3),
+    ("models", "Hugging Face id or local folder", None, None, 0),
+    ("train", None, None, None, 0),
 ]
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: run "
@@ -99,7 +101,7 @@ def test_every_page_renders_offline_without_errors(app_url, shots):
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL)
                    else (outside.append(route.request.url), route.abort()))
-        for path, box, sentence, figures in PAGES:
+        for path, box, sentence, button, figures in PAGES:
             page.goto(f"{app_url}/{path}")
             page.wait_for_selector("h1", timeout=120_000)
             settle(page)
@@ -112,6 +114,10 @@ def test_every_page_renders_offline_without_errors(app_url, shots):
                 assert page.get_by_label(box, exact=True).input_value() == sentence
             elif box:
                 assert page.get_by_label(box, exact=True).is_visible()
+            if button:
+                page.get_by_role("button", name=button, exact=True).click()
+                page.wait_for_timeout(500)
+                settle(page)
             name = path or "journey"
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
             assert page.locator('[data-testid="stException"]').count() == 0, name

@@ -53,8 +53,9 @@ def _install_warning_route():
 
 
 @contextmanager
-def collect_warnings():
-    """The explorer's warnings raised in this thread while the block runs."""
+def collect_warnings(propagate: bool = True):
+    """The explorer's warnings raised in this thread while the block runs (passed on to an enclosing
+    collector unless ``propagate`` is False: for steps whose result carries its own notes)."""
     _install_warning_route()
     outer = getattr(_sink, "messages", None)
     _sink.messages = messages = []
@@ -62,7 +63,7 @@ def collect_warnings():
         yield messages
     finally:
         _sink.messages = outer
-        if outer is not None:
+        if outer is not None and propagate:
             outer.extend(messages)
 
 

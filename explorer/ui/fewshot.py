@@ -186,7 +186,8 @@ def run_curve(names, task, ks, seeds, queries, template, instruction):
         bar.progress(done[0] / total, text=f"{evaluation.model}, k = {evaluation.k}, seed {evaluation.seed}: "
                                            f"{evaluation.accuracy:.0%}")
 
-    curve = prompting.accuracy_curve(models, task, ks, seeds, queries, template, instruction, progress)
+    with common.collect_warnings(propagate=False):  # the curve's notes say what did not fit, shown below
+        curve = prompting.accuracy_curve(models, task, ks, seeds, queries, template, instruction, progress)
     bar.empty()
     return curve
 

@@ -163,18 +163,22 @@ def show(run):
     results, task = run["results"], run["task"]
     st.header(f"Results: {TASKS[task].lower()}", divider="gray")
     tasks = list(dict.fromkeys(results.task))
-    cols = st.columns([2, 2, 1])
-    shown_task = cols[0].selectbox("Test set", tasks, key="probing-shown-task") if len(tasks) > 1 else tasks[0]
+    cols = iter(st.columns([2, 2, 1] if len(tasks) > 1 else [2, 1]))
+    shown_task = next(cols).selectbox("Test set", tasks, key="probing-shown-task") if len(tasks) > 1 else tasks[0]
     metrics = sorted(set(results[results.task == shown_task].metric) - {"mix_weight", "mix_gamma", "threshold"}
                      - set(probing.BASELINES), key=lambda m: (m != METRIC[task], m))
-    metric = cols[1].selectbox("Metric", metrics, key="probing-metric")
-    relative = cols[2].checkbox("Relative depth", False, key="probing-relative",
-                                help="Layers as a share of each model's depth, to compare models of different depth.")
-    common.chart(probing.layer_figure(results, shown_task, metric, relative=relative), key="probing-layers",
-                 data=results, name=f"probe-{shown_task.replace('/', '-')}")
+    metric = next(cols).selectbox("Metric", metrics, key="probing-metric")
+    relative = next(cols).checkbox("Relative depth", False, key="probing-relative",
+                                   help="Layers as a share of each model's depth, to compare models of different "
+                                        "depth.")
+    fig = probing.layer_figure(results, shown_task, metric, relative=relative)
+    if not relative:
+        fig.update_xaxes(dtick=1)
+    common.chart(fig, key="probing-layers", data=results, name=f"probe-{shown_task.replace('/', '-')}")
     if task == "pos":
-        common.chart(probing.selectivity_figure(results, shown_task), key="probing-selectivity", data=results,
-                     name="probe-selectivity")
+        fig = probing.selectivity_figure(results, shown_task)
+        fig.update_xaxes(dtick=1)
+        common.chart(fig, key="probing-selectivity", data=results, name="probe-selectivity")
     if (results.metric == "mix_weight").any():
         st.caption("The scalar mix: softmax weights over the layers, learned with the probe (ELMo's Figure 2).")
         common.chart(probing.mix_weights_figure(results), key="probing-mix-weights", data=results,
