@@ -72,6 +72,26 @@ def test_journey_shows_the_five_models_and_the_comparison_table(app):
     assert any(b.proto.label == "CSV data" for b in at.get("download_button"))
 
 
+def test_journey_shows_the_shipped_models_cards_and_measurements(app, tmp_path, monkeypatch):
+    cards = {"gpt2-tiny": dict(objective="causal LM", params=1_234_567, training=dict(tokens_seen=2_000_000),
+                               wall_time_s=600, results=dict(val_ppl=87.25)),
+             "bert-tiny": dict(objective="MLM + NSP", params=2_000_000, training=dict(tokens_seen=2_000_000),
+                               wall_time_s=900, results=dict(val_ppl=120.0, val_mlm_accuracy=0.31,
+                                                             val_nsp_accuracy=0.74))}
+    for name, card in cards.items():
+        make_tiny(name.split("-")[0]).save(tmp_path / name, card)
+    monkeypatch.setattr(zoo, "TRAINED", tmp_path)
+    at = AppTest.from_file(APP, default_timeout=120).run()  # no choice made: the shipped models are picked
+    assert_clean(at)
+    assert at.sidebar.multiselect(key="models").value == ["bert-tiny", "gpt2-tiny"]  # in TINY order
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["next-token perplexity"] == "87.2" and shown["masked-token accuracy"] == "31.0%"
+    assert shown["parameters"] in ("1.23M", "2M") and shown["training time"] in ("10 min", "15 min")
+    table = at.table[0].value
+    assert table.loc["GPT-2", "tiny here: held-out text"] == "next-token perplexity: 87.2"
+    assert table.loc["BERT", "tiny here: parameters"] == "2M" and table.loc["ELMo", "tiny here: parameters"] == "—"
+
+
 def test_sidebar_picker_lists_user_models_and_keeps_the_choice_across_pages(app):
     at = app("bert", "gpt2")
     picker = at.sidebar.multiselect(key="models")

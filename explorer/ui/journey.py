@@ -1,6 +1,4 @@
 """Journey (home): the five models as a timeline, the shipped tiny models' cards, and a comparison table."""
-import json
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -106,53 +104,49 @@ def scale_figure():
 
 def shipped_cards():
     st.header("The tiny models shipped here", divider="gray")
-    trained = [name for name in TINY if (TRAINED / name / "config.json").exists()]
+    trained = shipped()
     if not trained:
         st.info("The five tiny models are not trained yet. Train one with `python -m explorer train FAMILY` "
                 "(or on the Train page); meanwhile load any checkpoint on the Models page.", icon=":material/info:")
         return
-    for col, name in zip(st.columns(len(trained)), trained):
+    st.caption("Trained here on one corpus with one token budget; every number below is this tool's own "
+               "measurement, read from each model's card.")
+    for col, (name, card) in zip(st.columns(len(trained)), trained.items()):
         with col.container(border=True, height="stretch"):
             st.subheader(name, anchor=False)
-            card = read_card(TRAINED / name)
-            for metric, value in card_metrics(name, card).items():
+            st.caption(card.get("objective", ""))
+            for metric, value in card_metrics(card).items():
                 st.metric(metric, value)
             with st.expander("Full card"):
                 st.json(card, expanded=False)
 
 
-def card_metrics(name: str, card: dict) -> dict:
-    """The headline numbers of a shipped model: its size, what it was trained on, how well it predicts."""
-    config = json.loads((TRAINED / name / "config.json").read_text())
-    found = {}
-    for metric, keys in CARD_FIELDS.items():
-        value = _first(card, keys)
-        if value is None:
-            value = _first(config, keys)
-        if value is not None:
-            found[metric] = _short(value)
-    return found
+def shipped() -> dict[str, dict]:
+    """The shipped models that are trained, with their cards."""
+    return {name: read_card(TRAINED / name) for name in TINY if (TRAINED / name / "config.json").exists()}
 
 
-CARD_FIELDS = {
-    "parameters": ("params", "n_params", "parameters"),
-    "tokens seen": ("tokens_seen", "tokens"),
-    "validation perplexity": ("val_perplexity", "valid_perplexity", "validation_perplexity", "perplexity"),
-    "training time": ("wall_time", "wall_time_s", "train_seconds"),
-}
+def card_metrics(card: dict) -> dict[str, str]:
+    """A shipped model's headline numbers: size, training, and how well it predicts held-out text."""
+    results, training = card.get("results", {}), card.get("training", {})
+    found = {"parameters": card.get("params"), "tokens seen": training.get("tokens_seen"),
+             "training time": card.get("wall_time_s")}
+    if "val_forward_ppl" in results:  # ELMo: one language model each way
+        found["perplexity → / ←"] = f"{results['val_forward_ppl']:.1f} / {results['val_backward_ppl']:.1f}"
+    elif "val_mlm_accuracy" in results:  # BERT: masked tokens and next sentences
+        found["masked-token accuracy"] = f"{results['val_mlm_accuracy']:.1%}"
+        found["next-sentence accuracy"] = f"{results.get('val_nsp_accuracy', float('nan')):.1%}"
+    elif "val_ppl" in results:
+        found["next-token perplexity"] = f"{results['val_ppl']:.1f}"
+    return {k: _show(k, v) for k, v in found.items() if v is not None}
 
 
-def _first(mapping: dict, keys):
-    """The first of ``keys`` found in ``mapping`` or in its nested dicts (cards group their numbers)."""
-    for key in keys:
-        if key in mapping and not isinstance(mapping[key], (dict, list)):
-            return mapping[key]
-    for value in mapping.values():
-        if isinstance(value, dict):
-            found = _first(value, keys)
-            if found is not None:
-                return found
-    return None
+def _show(metric: str, value) -> str:
+    if isinstance(value, str):
+        return value
+    if metric == "training time":
+        return f"{value / 60:.0f} min"
+    return _human(value)
 
 
 def _human(count: float) -> str:
@@ -163,29 +157,22 @@ def _human(count: float) -> str:
     return f"{count:g}"
 
 
-def _short(value) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}" if value < 1e4 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value / 1e6:.1f}M" if value >= 1e6 else f"{value:,}"
-    return str(value)
-
-
 def comparison_table():
     st.header("Side by side", divider="gray")
+    cards = shipped()
     rows = []
     for step in HISTORY:
-        name = f"{step['family']}-tiny"
-        measured = card_metrics(name, read_card(TRAINED / name)) if (TRAINED / name / "config.json").exists() else {}
+        measured = card_metrics(cards.get(f"{step['family']}-tiny", {}))
+        held_out = next((f"{k}: {v}" for k, v in measured.items() if "perplexity" in k or "accuracy" in k), "—")
         rows.append({"model": step["model"], "year": step["date"][:4], "architecture": step["architecture"],
                      "objective": step["objective"], "data": step["data"], "how used": step["used"],
                      "gain (paper)": step["gain"], "original size": _human(step["params"]),
                      "tiny here: parameters": measured.get("parameters", "—"),
-                     "tiny here: validation perplexity": measured.get("validation perplexity", "—")})
+                     "tiny here: held-out text": held_out})
     table = pd.DataFrame(rows)
     st.table(table.set_index("model"))
     st.caption("Paper columns quote the original papers; the *tiny here* columns are this tool's own measurements "
-               "on its shipped models.")
+               "on its shipped models (validation text never seen in training).")
     common.downloads("journey-table", data=table, name="five-models")
 
 

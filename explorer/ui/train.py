@@ -234,6 +234,7 @@ def run_view(out: Path):
     badge, colour = BADGES[state]
     table = metrics(out)
     st.badge(badge, color=colour, icon=":material/circle:")
+    controls(out, state)
     if not table.empty:
         last = table.iloc[-1]
         cols = st.columns(4)
@@ -244,7 +245,6 @@ def run_view(out: Path):
         common.chart(loss_figure(table, out.name), key="train-loss", data=table, name=f"{out.name}-metrics")
     elif state == "running":
         st.caption("Preparing: reading the corpus and training the tokenizer…")
-    controls(out, state)
     log = out / LOG_FILE
     if log.exists():
         with st.expander("Log", expanded=state == "failed"):
