@@ -17,7 +17,7 @@ PAGES = {
         st.Page("explorer/ui/probing.py", title="Probing lab", icon=":material/science:"),
         st.Page("explorer/ui/fewshot.py", title="Few-shot lab", icon=":material/school:"),
     ],
-    "Models": [
+    "Your models": [
         st.Page("explorer/ui/models.py", title="Models", icon=":material/deployed_code:"),
         st.Page("explorer/ui/train.py", title="Train", icon=":material/model_training:"),
     ],

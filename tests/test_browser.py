@@ -98,7 +98,7 @@ def test_every_page_renders_offline_without_errors(app_url, shots):
     outside = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL)
                    else (outside.append(route.request.url), route.abort()))
         for path, box, sentence, button, figures in PAGES:
@@ -125,6 +125,7 @@ def test_every_page_renders_offline_without_errors(app_url, shots):
             assert not errors, (name, errors)
             drawn = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').count()
             assert drawn >= figures, f"{name}: {drawn} figures drawn, expected at least {figures}"
+        downloads_work(page, app_url)
         browser.close()
     if os.environ.get("LT_SCREENSHOTS"):
         keep = Path(os.environ["LT_SCREENSHOTS"])
@@ -132,3 +133,17 @@ def test_every_page_renders_offline_without_errors(app_url, shots):
         for shot in shots.glob("*.png"):
             shutil.copy(shot, keep / shot.name)
     assert not outside, f"requests that tried to leave the machine: {sorted(set(outside))}"
+
+
+def downloads_work(page, app_url):
+    """A figure downloads as PNG (rendered offline by kaleido) and its data as CSV."""
+    page.goto(app_url)
+    page.wait_for_selector("h1", timeout=120_000)
+    settle(page)
+    for label, start in (("PNG image", b"\x89PNG"), ("CSV data", b"model,")):
+        page.locator('[data-testid="stPopoverButton"]').first.click()
+        with page.expect_download(timeout=120_000) as download:
+            page.locator('[data-testid="stDownloadButton"] button', has_text=label).first.click()
+        assert Path(download.value.path()).read_bytes().startswith(start), label
+        page.keyboard.press("Escape")
+

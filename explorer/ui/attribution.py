@@ -37,7 +37,8 @@ def render():
 
 @common.cached
 def attribute(name: str, text: str, target, method: str, steps: int):
-    return attribution.attribute(common.load_model(name), text, target, method, steps)
+    with common.exclusive_model(name) as model:
+        return attribution.attribute(model, text, target, method, steps)
 
 
 def explain(result, index: int):

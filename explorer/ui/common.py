@@ -127,6 +127,20 @@ def load_model(name: str):
     return _load(name, checkpoint_version(name))
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _load_exclusive(name: str, version: float):
+    return explorer.load(name), threading.Lock()
+
+
+@contextmanager
+def exclusive_model(name: str):
+    """A second copy of the model for analyses that hook into its modules (Captum's attribution), used by one
+    caller at a time, so that the shared copy other sessions are tracing is never hooked."""
+    model, lock = _load_exclusive(name, checkpoint_version(name))
+    with lock:
+        yield model
+
+
 def available_models() -> list[str]:
     """Shipped and user-trained models, then those loaded in this session."""
     names = explorer.list_models()
@@ -188,7 +202,7 @@ def one_model(names: list[str], key: str, families=None, why: str = "") -> str |
 
 
 def family_of(name: str) -> str | None:
-    """A model's family without loading it when its name or config tells."""
+    """A model's family: a shipped name tells; any other model is loaded (once) to ask it."""
     if name in TINY:
         return TINY[name]["family"]
     try:
@@ -266,15 +280,15 @@ def chart(fig, key: str, data=None, name: str | None = None) -> None:
 def downloads(key: str, fig=None, data=None, name: str = "result") -> None:
     """Download buttons: the figure as PNG, SVG or self-contained HTML, the data as CSV and JSON (or JSON).
 
-    Files are made only when a button is pressed (PNG/SVG start a headless browser: a second or two).
+    Files are made only when a button is pressed (PNG/SVG start a headless browser: a second or two), so
+    reruns do not pay for them.
     """
     buttons = []
     if fig is not None:
         buttons += [(fmt, functools.partial(export.figure_bytes, fig, fmt)) for fmt in ("png", "svg", "html")]
-    if isinstance(data, pd.DataFrame):
-        buttons += [("csv", export.data_bytes(data, "csv")), ("json", export.data_bytes(data, "json"))]
-    elif data is not None:
-        buttons.append(("json", export.data_bytes(data, "json")))
+    if data is not None:
+        formats = ("csv", "json") if isinstance(data, pd.DataFrame) else ("json",)
+        buttons += [(fmt, functools.partial(export.data_bytes, data, fmt)) for fmt in formats]
     if not buttons:
         return
     with st.popover("Download", icon=":material/download:"):
