@@ -9,7 +9,7 @@
 #   TOKENS    token budget of every model (default 30000000: one H100/H200 GPU, all five in parallel, about
 #             6 minutes). On 2 CPU cores use TOKENS=500000 (each model alone: see the README for times).
 #   PARALLEL  1: all five at once (default when a CUDA GPU is visible), 0: one after another (default on CPU)
-#   BATCH     sequences per step (default 32; ELMo's sentences: BATCH_ELMO, default 8 x BATCH), SEED (default 0), DEVICE (default auto), PYTHON (default python3)
+#   BATCH     sequences per step (default 32; ELMo's windows: BATCH_ELMO, default 5 x BATCH), SEED (default 0), DEVICE (default auto), PYTHON (default python3)
 #
 # Re-running after an interruption resumes each unfinished model from its last checkpoint and skips finished ones.
 # Needs only torch, transformers, tokenizers, safetensors and tqdm; run it from the repository root.
@@ -33,8 +33,9 @@ fi
 
 train_one() {
   local name=$1 family=${1%-tiny} extra=() batch=$BATCH
-  # ELMo's sequences are sentences (~20 words), the transformers' are full contexts: match tokens per step.
-  [[ $family == elmo ]] && batch=${BATCH_ELMO:-$(( BATCH * 8 ))}
+  # ELMo's sequences are windows of whole sentences, up to 64 words (about 49 tokens on this corpus), the
+  # transformers' are full 256-token contexts: 5 x BATCH windows match their tokens per step.
+  [[ $family == elmo ]] && batch=${BATCH_ELMO:-$(( BATCH * 5 ))}
   if [[ -f $out/$name/config.json ]]; then
     echo "$name: already trained in $out/$name"
     return 0

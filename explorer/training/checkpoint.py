@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, load_model, save_file, save_model
+from safetensors.torch import load_file, save_file
 
 from ..errors import ExplorerError
 
@@ -51,7 +51,9 @@ def load_rng(folder: Path, rank: int) -> None:
 
 def save_state(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
     """Weights, optimizer moments (safetensors) and everything else (state.json) into ``folder``."""
-    save_model(net, str(folder / "model.safetensors"))
+    # copies, because tied weights and cuDNN's flattened LSTM weights share storage, which safetensors refuses
+    save_file({k: v.detach().to("cpu", copy=True).contiguous() for k, v in net.state_dict().items()},
+              str(folder / "model.safetensors"))
     opt = optimizer.state_dict()
     tensors = {f"{i}.{k}": v.detach().cpu().contiguous() for i, s in opt["state"].items() for k, v in s.items()}
     save_file(tensors, str(folder / "optimizer.safetensors"))
@@ -78,8 +80,8 @@ def read_state(folder: Path) -> dict:
     return json.loads((folder / "state.json").read_text())
 
 
-def load_weights(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, device) -> None:
-    load_model(net, str(folder / "model.safetensors"), device=str(device))
+def load_weights(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    net.load_state_dict(load_file(str(folder / "model.safetensors")))
     state: dict[int, dict] = {}
     for key, value in load_file(str(folder / "optimizer.safetensors")).items():
         index, name = key.split(".", 1)

@@ -240,9 +240,9 @@ def make_optimizer(net: torch.nn.Module, config: TrainConfig, device: torch.devi
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95), fused=device.type == "cuda")
 
 
-def make_objective(family, tokenizer, corpus, config):
+def make_objective(family, tokenizer, corpus, config, net):
     if family == "elmo":
-        return BiLM(tokenizer, corpus.train, corpus.valid, config.seed)
+        return BiLM(tokenizer, corpus.train, corpus.valid, config.seed, net.max_chars)
     if family == "bert":
         return MaskedLM(tokenizer, corpus.train, corpus.valid, config.size["context"], config.seed)
     return CausalLM(tokenizer, corpus.train, corpus.valid, config.size["context"], config.seed, config.icl_share)
@@ -306,7 +306,7 @@ class Trainer:
         set_dropout(self.net, config.dropout)
         if hasattr(self.net, "set_attn_implementation") and getattr(self.net, "_supports_sdpa", False):
             self.net.set_attn_implementation("sdpa")  # faster; eager comes back before the model is returned
-        self.objective = make_objective(config.family, self.tokenizer, self.corpus, config)
+        self.objective = make_objective(config.family, self.tokenizer, self.corpus, config, self.net)
         per_step = config.batch_size * getattr(self.objective, "mean_tokens", self.objective.seq_len)
         if config.tokens < per_step:
             raise ExplorerError(f"--tokens {config.tokens:,} is smaller than one batch ({config.batch_size} sequences, "
@@ -341,7 +341,7 @@ class Trainer:
 
     def _restore(self, folder: Path):
         state = ckpt.read_state(folder)
-        ckpt.load_weights(folder, self.net, self.optimizer, self.runtime.device)
+        ckpt.load_weights(folder, self.net, self.optimizer)
         ckpt.load_rng(folder, self.runtime.rank)
         self.step, self.tokens_seen, self.elapsed = state["step"], state["tokens"], state["elapsed_s"]
         self.last_val = state.get("last_val", {})

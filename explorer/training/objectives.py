@@ -296,51 +296,58 @@ class BiLM(Objective):
     Whole sentences are packed into windows of up to ELMO_WINDOW positions, "<S> s1 </S> <S> s2 </S>",
     so that little is padding; the boundary between two sentences is never a target (predicting the
     inner <S> after </S> is trivial), so every sentence contributes its words and one end marker.
+    Each distinct word's characters (elmo.word_chars) and vocabulary id are computed once, so a batch
+    is two table look-ups: exactly what elmo.char_ids and elmo.word_ids give, without a Python loop.
     """
 
     name = "biLM"
+    PAD, BOS, EOS = 0, 1, 2  # rows of the word table
 
-    def __init__(self, tokenizer, lines: list[str], valid: list[str], seed: int):
+    def __init__(self, tokenizer, lines: list[str], valid: list[str], seed: int, max_chars: int):
         from ..families import elmo
 
-        self.elmo, self.tokenizer, self.seed = elmo, tokenizer, seed
-        self.seq_len = ELMO_WINDOW
-        self.bos, self.eos = tokenizer.convert_tokens_to_ids([elmo.BOS, elmo.EOS])
+        self.tokenizer, self.seed, self.seq_len = tokenizer, seed, ELMO_WINDOW
+        self.words = {None: self.PAD, elmo.BOS: self.BOS, elmo.EOS: self.EOS}
         self.train_windows, self.valid_windows = self._windows(lines), self._windows(valid)
+        words = list(self.words)
+        self.chars = torch.tensor([[0] * max_chars] + [elmo.word_chars(w, max_chars) for w in words[1:]])
+        self.ids = torch.tensor([tokenizer.pad_token_id] + tokenizer.convert_tokens_to_ids(words[1:]))
+        self.bos_id, self.eos_id = int(self.ids[self.BOS]), int(self.ids[self.EOS])
         self.order = _Epochs(len(self.train_windows), seed)
-        # tokens per window: words plus one end marker per sentence (the forward LM's targets)
         self.mean_tokens = sum(map(self._n_targets, self.train_windows)) / len(self.train_windows)
 
-    def _windows(self, lines):
-        room = self.seq_len - 2  # the outer <S> and </S> that char_ids adds
+    def _index(self, word: str) -> int:
+        return self.words.setdefault(word, len(self.words))
+
+    def _windows(self, lines) -> list[torch.Tensor]:
+        """Word-table indices of each window, outer <S> and </S> included."""
+        room = self.seq_len - 2
         windows, current = [], []
         for line in lines:
-            words = [w for w, _, _ in split_words(line)]
+            words = [self._index(w) for w, _, _ in split_words(line)]
             for i in range(0, len(words), room):
                 piece = words[i:i + room]
-                extra = len(piece) + (2 if current else 0)  # inner "</S> <S>" joins two sentences
-                if current and len(current) + extra > room:
+                if current and len(current) + len(piece) + 2 > room:
                     windows.append(current)
                     current = []
-                current += ([self.elmo.EOS, self.elmo.BOS] if current else []) + piece
-        return windows + ([current] if current else [])
+                current += ([self.EOS, self.BOS] if current else []) + piece
+        windows += [current] if current else []
+        return [torch.tensor([self.BOS, *w, self.EOS]) for w in windows]
 
-    @staticmethod
-    def _n_targets(window):
-        return len(window) + 1 - window.count("<S>")  # words + end markers ("</S> <S>" counts once)
+    def _n_targets(self, window: torch.Tensor) -> int:
+        return len(window) - int((window == self.BOS).sum())  # words + one end marker per sentence
 
     def _batch(self, windows):
-        chars, mask = self.elmo.char_ids(windows)
-        ids = self.elmo.word_ids(self.tokenizer, windows)
-        ids[~mask] = -100
+        index = torch.nn.utils.rnn.pad_sequence(windows, batch_first=True, padding_value=self.PAD)
+        mask = index != self.PAD
+        ids = self.ids[index].masked_fill(~mask, -100)
         forward = torch.full_like(ids, -100)
         forward[:, :-1] = ids[:, 1:]
-        forward[forward == self.bos] = -100
+        forward[forward == self.bos_id] = -100  # the inner <S> after </S>
         backward = torch.full_like(ids, -100)
         backward[:, 1:] = ids[:, :-1]
-        backward[backward == self.eos] = -100
-        backward[~mask] = -100
-        tensors = dict(chars=chars, mask=mask, forward_targets=forward, backward_targets=backward)
+        backward[(backward == self.eos_id) | ~mask] = -100  # the inner </S> before <S>, and padding
+        tensors = dict(chars=self.chars[index], mask=mask, forward_targets=forward, backward_targets=backward)
         return Batch(tensors, dict(forward=int((forward != -100).sum()), backward=int((backward != -100).sum())))
 
     def batch(self, start, count):
