@@ -331,6 +331,16 @@ def test_models_page_bad_source_gives_a_readable_message(app, source, message):
     assert message in errors(at) and len(errors(at)) < 1000
 
 
+def test_models_page_hub_id_offline_is_explained_at_once(app):
+    at = app("bert", page="models")
+    at.text_input(key="model-source").set_value("nobody-has/this-model-xyz")
+    at.button[0].click().run()
+    assert not at.exception
+    # offline (as here and in CI): explained before the hub client's half-minute of retries; online: "not found"
+    assert "neither reach the Hugging Face" in errors(at) or "could not read" in errors(at)
+    assert "--local-dir" in errors(at) or "local folder" in errors(at)
+
+
 def test_models_page_wrong_file_format_gives_a_readable_message(app, tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     at = app("bert", page="models")

@@ -110,6 +110,14 @@ def checkpoint_version(name: str) -> float:
     return max(stamps, default=0.0)
 
 
+def is_path(name: str) -> bool:
+    """Whether ``name`` names something on this machine (rather than a Hugging Face id)."""
+    try:
+        return Path(name).expanduser().exists()
+    except OSError:  # e.g. a name too long for the file system
+        return False
+
+
 def _is_dir(path: Path) -> bool:
     try:
         return path.is_dir()

@@ -1,10 +1,14 @@
 """Models: what is available, and loading a real checkpoint by Hugging Face id or local folder."""
+import socket
+from urllib.parse import urlparse
+
 import pandas as pd
 import streamlit as st
+from huggingface_hub import constants, try_to_load_from_cache
 
 from explorer.text import check_text
 from explorer.ui import common
-from explorer import zoo
+from explorer import ExplorerError, zoo
 from explorer.zoo import KNOWN_REAL, TINY
 
 _LOADED_MESSAGE = "_models_loaded_message"
@@ -42,6 +46,12 @@ def load_form():
 def load(source: str):
     with common.guard("Loading the model"):
         name = check_text(source, "the model id or folder").strip()
+        if hub_unreachable(name):
+            raise ExplorerError(
+                f"{common.shorten(name)!r} is not a folder here, and this machine can neither reach the Hugging Face "
+                f"hub ({constants.ENDPOINT}) nor find it in its Hugging Face cache. Download it on a connected "
+                f"machine (`hf download {common.shorten(name)} --local-dir <folder>`), copy the folder here and "
+                "give its path.")
         with st.spinner(f"Loading {name}…"):
             model = common.load_model(name)
         common.add_model(name)
@@ -50,6 +60,23 @@ def load(source: str):
             f"Loaded **{common.label(name)}**: {common.FAMILY_NAMES.get(info['family'], info['family'])}, "
             f"{info['params'] / 1e6:.1f}M parameters, {info['layers']} layers. It is now picked in the sidebar.")
         st.rerun()
+
+
+def hub_unreachable(name: str) -> bool:
+    """A Hugging Face id, not in the local cache, on a machine that cannot reach the hub: say so at once
+    (the hub client would retry for half a minute first)."""
+    if name in TINY or common.is_path(name):
+        return False
+    try:
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return False
+    except ValueError:  # not a valid id: explorer.load explains
+        return False
+    try:
+        socket.create_connection((urlparse(constants.ENDPOINT).hostname, 443), timeout=3).close()
+        return False
+    except OSError:
+        return True
 
 
 def available_table():
@@ -86,7 +113,7 @@ def known_real_table():
     st.header("Real checkpoints this tool reads", divider="gray")
     table = pd.DataFrame([dict(checkpoint=k, family=common.FAMILY_NAMES[f], parameters=p)
                           for k, (f, p) in KNOWN_REAL.items()])
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.table(table.set_index("checkpoint"))
     st.caption("Any other BERT encoder or causal language model in Hugging Face format loads too.")
 
 
