@@ -41,8 +41,9 @@ def tokenization(names, text):
     with common.guard("Tokenizing"):
         table = tokenization_table(tuple(names), text)
         if len(table) <= 42:  # a strip per model stays readable up to about forty words
-            common.chart(contrast.tokenization_figure(table), key="compare-tokens-figure", data=table,
-                         name="tokenization")
+            fig = contrast.tokenization_figure(table)
+            fig.update_layout(height=120 + 42 * len(names), margin=dict(t=90, b=10))
+            common.chart(fig, key="compare-tokens-figure", data=table, name="tokenization")
         else:
             st.caption(f"{len(table) - 2} words: shown as a table only.")
             common.downloads("compare-tokens", data=table, name="tokenization")
