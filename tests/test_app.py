@@ -90,6 +90,15 @@ def test_journey_shows_the_shipped_models_cards_and_measurements(app, tmp_path, 
     table = at.table[0].value
     assert table.loc["GPT-2", "tiny here: held-out text"] == "next-token perplexity: 87.2"
     assert table.loc["BERT", "tiny here: parameters"] == "2M" and table.loc["ELMo", "tiny here: parameters"] == "—"
+    at.button(key="journey-measure").click().run()
+    assert_clean(at)
+    table = at.table[0].value
+    assert table.loc["GPT-2", "tiny here: POS, best layer"].endswith(")")  # e.g. "41% (layer 2)"
+    assert "(layer" in table.loc["BERT", "tiny here: word sense F1, best layer"]
+    assert "→" in table.loc["GPT-2", "tiny here: few-shot retrieval, k = 0 → 8"]
+    assert table.loc["BERT", "tiny here: few-shot retrieval, k = 0 → 8"] == "—"  # BERT cannot be prompted
+    again = AppTest.from_file(APP, default_timeout=120).run()  # a new session reads the saved measurements
+    assert "tiny here: POS, best layer" in again.table[0].value.columns
 
 
 def test_sidebar_picker_lists_user_models_and_keeps_the_choice_across_pages(app):

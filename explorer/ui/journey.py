@@ -1,9 +1,16 @@
 """Journey (home): the five models as a timeline, the shipped tiny models' cards, and a comparison table."""
+import json
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from explorer import zoo
+from explorer.analysis import probing, prompting, wsd
 from explorer.checkpoints import read_card
+from explorer.data import conllu
+from explorer.data import wsd as sense_files
+from explorer.data.tasks import get_task
 from explorer.ui import common
 from explorer.zoo import TINY, TRAINED
 
@@ -159,21 +166,76 @@ def _human(count: float) -> str:
 
 def comparison_table():
     st.header("Side by side", divider="gray")
-    cards = shipped()
+    cards, measured = shipped(), measurements()
     rows = []
     for step in HISTORY:
-        measured = card_metrics(cards.get(f"{step['family']}-tiny", {}))
-        held_out = next((f"{k}: {v}" for k, v in measured.items() if "perplexity" in k or "accuracy" in k), "—")
+        name = f"{step['family']}-tiny"
+        card = card_metrics(cards.get(name, {}))
+        held_out = next((f"{k}: {v}" for k, v in card.items() if "perplexity" in k or "accuracy" in k), "—")
         rows.append({"model": step["model"], "year": step["date"][:4], "architecture": step["architecture"],
                      "objective": step["objective"], "data": step["data"], "how used": step["used"],
                      "gain (paper)": step["gain"], "original size": _human(step["params"]),
-                     "tiny here: parameters": measured.get("parameters", "—"),
-                     "tiny here: held-out text": held_out})
-    table = pd.DataFrame(rows)
+                     "tiny here: parameters": card.get("parameters", "—"), "tiny here: held-out text": held_out}
+                    | {f"tiny here: {k}": v for k, v in measured.get(name, {}).get("shown", {}).items()})
+    table = pd.DataFrame(rows).fillna("—")
     st.table(table.set_index("model"))
     st.caption("Paper columns quote the original papers; the *tiny here* columns are this tool's own measurements "
-               "on its shipped models (validation text never seen in training).")
-    common.downloads("journey-table", data=table, name="five-models")
+               "on its shipped models: held-out text never seen in training, and the demo sets.")
+    cols = st.columns([1, 3])
+    with cols[0]:
+        common.downloads("journey-table", data=table, name="five-models")
+    if cards and cols[1].button("Measure the tiny models on the demo sets (a minute or two)",
+                                icon=":material/speed:", key="journey-measure"):
+        with common.guard("Measuring the tiny models"):
+            measure_all(list(cards))
+            st.rerun()
+
+
+# -- the tool's own measurements of the shipped models, kept on disk beside the feature cache ----------------
+def measurements_file():
+    return zoo.USER_MODELS.parent / "cache" / "journey_measurements.json"
+
+
+def measurements() -> dict:
+    """Saved measurements of the shipped models, those of checkpoints since changed left out."""
+    path = measurements_file()
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    return {name: m for name, m in saved.items() if m.get("version") == common.checkpoint_version(name)}
+
+
+def measure_all(names: list[str]) -> None:
+    bar = st.progress(0.0, text="Measuring…")
+    saved = measurements()
+    for i, name in enumerate(names):
+        bar.progress(i / len(names), text=f"{name}: part of speech, word sense, few-shot retrieval…")
+        saved[name] = dict(version=common.checkpoint_version(name), shown=measure(name))
+    path = measurements_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(saved, indent=1))
+    bar.empty()
+
+
+def measure(name: str) -> dict:
+    """Best-layer POS accuracy and WSD F1 on the demo sets, and few-shot retrieval accuracy at k = 0 and 8."""
+    model = common.load_model(name)
+    fast = probing.ProbeSettings(mix=False)
+    pos = probing.pos_probe(model, conllu.read_pos_file(conllu.DEMO_POS_TRAIN),
+                            conllu.read_pos_file(conllu.DEMO_POS_TEST), settings=fast)
+    senses = wsd.wsd_probe(model, sense_files.read_sense_file(sense_files.DEMO_SENSES_TRAIN),
+                           sense_files.read_sense_file(sense_files.DEMO_SENSES_TEST), name="demo", settings=fast)
+    shown = {"POS, best layer": _best(pos, "accuracy"), "word sense F1, best layer": _best(senses, "f1")}
+    if model.causal:
+        with common.collect_warnings(propagate=False):  # k = 8 may not fit a small context: the table says k
+            curve = prompting.accuracy_curve([model], get_task("retrieval"), ks=(0, 8), seeds=2, n_queries=25)
+        acc = curve.table.groupby("k").accuracy.mean()
+        shown["few-shot retrieval, k = 0 → 8"] = f"{acc[0]:.0%} → {acc[8]:.0%}"
+    return shown
+
+
+def _best(results: pd.DataFrame, metric: str) -> str:
+    rows = results[(results.metric == metric) & results.layer.notna()]
+    best = rows.loc[rows.value.idxmax()]
+    return f"{best.value:.0%} (layer {int(best.layer)})"
 
 
 if __name__ == "__main__":
