@@ -7,7 +7,8 @@ from conftest import shared_data
 
 from explorer.data.conllu import DEMO_POS_TEST, DEMO_POS_TRAIN, read_conllu, read_pos_file
 from explorer.data.wic import pairs_from_senses, read_wic
-from explorer.data.wsd import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file, read_wsd_xml
+from explorer.data.wsd import (DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, _scan_entries, read_sense_file, read_wsd_xml,
+                               wordnet_first_senses)
 from explorer.errors import ExplorerError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -131,6 +132,27 @@ def test_raganato_all_has_the_published_instance_counts():
     parts = Counter(inst.part for s in sentences for inst in s.instances)
     assert parts == dict(senseval2=2282, senseval3=1850, semeval2007=455, semeval2013=1644, semeval2015=1022)
     assert all(inst.keys for s in sentences for inst in s.instances)
+
+
+def test_wordnet_first_senses_agree_with_a_full_yaml_parse():
+    import zipfile
+
+    import yaml
+
+    path = shared_data("open_english_wordnet_2025", "oewn-2025-src-yaml.zip")
+    with zipfile.ZipFile(path) as z:
+        text = z.read("yaml/entries-q.yaml").decode()
+    pos = {"n": "NOUN", "v": "VERB", "a": "ADJ", "s": "ADJ", "r": "ADV"}
+    expected = {}
+    for lemma, entry in yaml.load(text, Loader=yaml.CSafeLoader).items():
+        for p in sorted(entry):
+            expected.setdefault((str(lemma).lower().replace(" ", "_"), pos[p.split("-")[0]]), entry[p]["sense"][0]["id"])
+    scanned = {}
+    _scan_entries(text, scanned)
+    assert scanned == expected and scanned[("queen's_counsel", "NOUN")] == "queen's_counsel%1:18:00::"
+    assert len(wordnet_first_senses(path)) > 130_000
+    with pytest.raises(ExplorerError, match="neither"):
+        wordnet_first_senses(FIXTURES / "wic" / "mini.data.txt")
 
 
 def test_demo_sense_set_has_thirty_ambiguous_words_with_eight_contexts():

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,12 @@ from ..zoo import USER_MODELS
 CACHE_DIR = Path(os.environ.get("LT_FEATURE_CACHE", USER_MODELS.parent / "cache" / "features"))
 FORMAT_VERSION = 1  # bump when the stored layout changes, so old caches are not misread
 POOLS = ("first", "mean")
+
+
+class EmptyWordWarning(UserWarning):
+    """A word the model's tokenizer turns into no tokens (e.g. a lone soft hyphen): it gets no vector."""
+
+
 _fingerprints: "weakref.WeakKeyDictionary[Model, str]" = weakref.WeakKeyDictionary()
 
 
@@ -139,7 +146,7 @@ def _build(model, sentences, select, key, directory, batch_size, progress):
             batch = order[start:start + batch_size]
             traces = model.trace_batch([list(sentences[i]) for i in batch], batch_size=batch_size)
             for i, tr in zip(batch, traces):
-                _store(tr, i, chosen[i], offsets[i], pool, vectors, missing)
+                _store(tr, sentences[i], i, chosen[i], offsets[i], pool, vectors, missing)
             bar.update(len(batch))
         bar.close()
         vectors.flush()
@@ -158,15 +165,34 @@ def _build(model, sentences, select, key, directory, batch_size, progress):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _store(trace, sentence: int, chosen: list[int], offset: int, pool, vectors, missing):
-    """Write one sentence's selected words; words lost to truncation (a suffix) stay marked missing."""
-    kept = len(trace.words)
-    try:
-        layers = torch.stack([trace.word_vectors(layer, pool) for layer in range(trace.hidden.shape[0])])
-    except ExplorerError as e:
-        raise ExplorerError(f"sentence {sentence} ({' '.join(trace.words)[:80]!r}): {e}") from None
+def _store(trace, words: list[str], sentence: int, chosen: list[int], offset: int, pool, vectors, missing):
+    """Write one sentence's selected words. A word the model never saw (cut off by its context, or
+    mapped to no token at all) keeps a zero row marked missing; probes leave such rows out."""
+    layers = torch.stack([trace.word_vectors(layer, pool) for layer in range(trace.hidden.shape[0])])
+    position = _positions(words, trace.words)
+    empty = [w for j, w in enumerate(words) if position[j] is None and j < _last_seen(position)]
+    if empty:
+        warnings.warn(f"{trace.model}'s tokenizer maps {empty} (sentence {sentence}) to no tokens: "
+                      "left out of the probe", EmptyWordWarning)
     rows = np.arange(offset, offset + len(chosen))
-    keep = np.asarray(chosen) < kept
+    where = np.array([-1 if position[j] is None else position[j] for j in chosen], dtype=np.int64)
+    keep = where >= 0
     missing[rows[~keep]] = True
     if keep.any():
-        vectors[:, rows[keep]] = layers[:, np.asarray(chosen)[keep]].numpy()
+        vectors[:, rows[keep]] = layers[:, where[keep]].float().cpu().numpy()
+
+
+def _positions(words: list[str], traced: list[str]) -> list[int | None]:
+    """Each input word's index among the traced words (which keep order but may lack some)."""
+    out, t = [], 0
+    for w in words:
+        if t < len(traced) and traced[t] == w:
+            out.append(t)
+            t += 1
+        else:
+            out.append(None)
+    return out
+
+
+def _last_seen(position: list[int | None]) -> int:
+    return max((j for j, p in enumerate(position) if p is not None), default=-1)

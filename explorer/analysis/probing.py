@@ -44,7 +44,7 @@ class ProbeSettings:
     lbfgs_max_values: int = 20_000_000  # rows x dim up to which full-batch L-BFGS is used
     max_iter: int = 50  # L-BFGS iterations (accuracy is flat beyond this on POS probes)
     epochs: int = 6  # Adam passes over the data ...
-    min_steps: int = 600  # ... but at least this many updates on small data
+    min_steps: int = 300  # ... but at least this many updates on small data
     batch_size: int = 2048
     lr: float = 0.01
     l2: float = 1e-4  # weight penalty on the probe's weights
@@ -140,13 +140,13 @@ def fit_probe(x: torch.Tensor, targets: list[torch.Tensor], n_classes: list[int]
     """A probe with one head per target (e.g. real tags and control tags), trained to convergence."""
     torch.manual_seed(settings.seed)
     probe = Probe(*standardiser(x), n_classes, hidden)
-    _train(probe, x, targets, settings, full_batch_ok=not hidden)
+    _train(probe, x, targets, settings)
     return probe.eval()
 
 
-def _train(probe, x, targets, settings, full_batch_ok=True):
+def _train(probe, x, targets, settings):
     full_batch = settings.optimizer == "lbfgs" or (
-        settings.optimizer == "auto" and full_batch_ok and x.numel() <= settings.lbfgs_max_values)
+        settings.optimizer == "auto" and x.numel() <= settings.lbfgs_max_values)
     (_lbfgs if full_batch else _adam)(probe, x, targets, settings)
 
 
@@ -199,14 +199,18 @@ def fit_scalar_mix(x: torch.Tensor, y: torch.Tensor, n_classes: int, settings: P
 
 def control_tags(train_words: list[str], train_tags: list[str], test_words: list[str], seed: int = 0):
     """Hewitt & Liang's control task: each word type's fixed random tag, drawn from the training tag
-    distribution (types first seen in the test set get one too)."""
-    rng = np.random.default_rng(seed)
+    distribution. The draw hashes (seed, word), so a word's control tag does not depend on which
+    other words the data holds (types first seen in the test set get one the same way)."""
     counts = Counter(train_tags)
     tags = sorted(counts)
-    p = np.array([counts[t] for t in tags], dtype=float) / len(train_tags)
-    types = sorted(set(train_words) | set(test_words))
-    draw = dict(zip(types, rng.choice(len(tags), size=len(types), p=p)))
-    return [tags[draw[w]] for w in train_words], [tags[draw[w]] for w in test_words]
+    cumulative = np.cumsum([counts[t] for t in tags]) / len(train_tags)
+
+    def tag_of(word: str) -> str:
+        u = int.from_bytes(hashlib.blake2b(f"{seed}\t{word}".encode(), digest_size=8).digest(), "big") / 2 ** 64
+        return tags[min(int(np.searchsorted(cumulative, u, side="right")), len(tags) - 1)]
+
+    draw = {w: tag_of(w) for w in set(train_words) | set(test_words)}
+    return [draw[w] for w in train_words], [draw[w] for w in test_words]
 
 
 def majority_accuracy(train_tags, test_tags) -> float:

@@ -1,8 +1,10 @@
 """Word senses per layer: nearest-centroid WSD as in ELMo §5.3, and WiC-style same-sense decisions.
 
 WSD: per layer, each sense's training vectors (SemCor) are averaged into a centroid; a test instance
-takes the nearest centroid (cosine) among its lemma's senses seen in training, and falls back to the
-lemma's most frequent sense (SemCor counts) when it has no vector. Scores follow the evaluation
+takes the nearest centroid (cosine) among its lemma's senses seen in training. When none was seen
+(or the instance has no vector) it falls back to the lemma's most frequent sense by SemCor counts,
+and for lemmas SemCor never annotates, to WordNet's first sense when an inventory is given (as
+ELMo did). The cap on SemCor sentences limits the centroids, not the counts. Scores follow the evaluation
 framework: an answer is correct when it matches any gold key; P = correct / answered,
 R = correct / all, F1 their harmonic mean. The MFS-only baseline is reported beside it.
 
@@ -161,11 +163,15 @@ def _parts(instances: list[SenseInstance], name: str) -> dict[str, list[int]]:
 
 
 def wsd_probe(model: Model, train: list[SenseSentence], test: list[SenseSentence], *, name: str = "test",
-              max_train_sentences: int | None = None, pool: str = "first", settings: ProbeSettings | None = None,
-              cache_dir=None, progress: bool = False) -> pd.DataFrame:
-    """Per-layer nearest-centroid WSD F1 on ``test`` (and its framework parts), MFS beside it."""
+              max_train_sentences: int | None = None, first_senses: dict | None = None, pool: str = "first",
+              settings: ProbeSettings | None = None, cache_dir=None, progress: bool = False) -> pd.DataFrame:
+    """Per-layer nearest-centroid WSD F1 on ``test`` (and its framework parts), the MFS baseline beside it.
+
+    ``first_senses``: (lemma, POS) -> WordNet's first sense (``data.wsd.wordnet_first_senses``), the
+    last fallback of both the probe and the MFS baseline.
+    """
     settings = (settings or ProbeSettings()).check()
-    mfs = most_frequent_senses(train)
+    mfs = dict(first_senses or {}) | most_frequent_senses(train)
     tr = sense_data(model, sample_sentences(train, max_train_sentences, settings.seed), pool, cache_dir, progress)
     te = sense_data(model, test, pool, cache_dir, progress)
     inventory = SenseInventory.from_training(tr)

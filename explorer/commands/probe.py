@@ -22,6 +22,8 @@ def add_arguments(parser):
     parser.add_argument("--train-limit", type=int, help="use at most this many training sentences "
                                                          "(wsd: a random sample, e.g. to cap SemCor)")
     parser.add_argument("--test-limit", type=int, help="pos: use only the first N test sentences")
+    parser.add_argument("--wordnet", help="wsd: Open English WordNet's source YAML (zip or folder); lemmas SemCor "
+                                          "never annotates fall back to their first WordNet sense")
     parser.add_argument("--word", default="bank", help="geometry: the word whose contexts are laid out")
     parser.add_argument("--mlp", type=int, default=0, metavar="WIDTH",
                         help="pos: also train a one-hidden-layer MLP probe of this width")
@@ -85,13 +87,17 @@ def _wsd(args, models, settings):
 
     from ..analysis import probing
     from ..analysis.wsd import wsd_probe
-    from ..data.wsd import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file
+    from ..data.wsd import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file, wordnet_first_senses
 
     files = dict(train=Path(args.train or DEMO_SENSES_TRAIN), test=Path(args.test or DEMO_SENSES_TEST))
     train, test = read_sense_file(files["train"]), read_sense_file(files["test"])
+    first_senses = None
+    if args.wordnet:
+        files["wordnet"] = Path(args.wordnet)
+        first_senses = wordnet_first_senses(files["wordnet"])
     name = "demo" if args.test is None else _sense_file_name(files["test"])
-    tables = [wsd_probe(m, train, test, name=name, max_train_sentences=args.train_limit, pool=args.pool,
-                        settings=settings, cache_dir=args.cache, progress=True) for m in models]
+    tables = [wsd_probe(m, train, test, name=name, max_train_sentences=args.train_limit, first_senses=first_senses,
+                        pool=args.pool, settings=settings, cache_dir=args.cache, progress=True) for m in models]
     df = pd.concat(tables, ignore_index=True)
     figures = dict(f1=probing.layer_figure(df, f"wsd/{name}", "f1"))
     if settings.mix:

@@ -5,7 +5,9 @@ Raganato et al. (2017) gave SemCor and the Senseval/SemEval test sets one format
 answers in a separate ``ID KEY [KEY ...]`` file (any listed key counts as correct). An instance can
 span several words ("took place"); it keeps its word span.
 """
+import re
 import xml.etree.ElementTree as ET
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,3 +142,56 @@ def read_sense_tsv(path: str | Path) -> list[SenseSentence]:
     if not sentences:
         raise ExplorerError(f"{path} holds no sense-labelled sentences")
     return sentences
+
+
+# -- WordNet's first senses --------------------------------------------------------------------------
+
+_WORDNET_POS = {"n": "NOUN", "v": "VERB", "a": "ADJ", "s": "ADJ", "r": "ADV"}
+_SENSE_ID = re.compile(r"^ {4}(?:- |  )id: (.+)$")
+
+
+def wordnet_first_senses(path: str | Path) -> dict[tuple[str, str], str]:
+    """(lemma, POS) -> the lemma's first WordNet sense key, from Open English WordNet's source YAML
+    (the release zip, or its unpacked ``yaml`` folder). ELMo and the framework's MFS baseline back off
+    to this sense for lemmas that SemCor never annotates.
+
+    The entries files list each lemma's senses in WordNet's order; they are scanned line by line
+    (the whole YAML takes a minute to parse, the scan a few seconds).
+    """
+    path = Path(path)
+    if path.is_dir():
+        texts = [(p.name, p.read_text(encoding="utf-8")) for p in sorted(path.glob("entries-*.yaml"))]
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            texts = [(n, z.read(n).decode("utf-8")) for n in sorted(z.namelist())
+                     if Path(n).name.startswith("entries-") and n.endswith(".yaml")]
+    else:
+        raise ExplorerError(f"{path} is neither Open English WordNet's YAML zip nor its yaml folder")
+    if not texts:
+        raise ExplorerError(f"{path} holds no entries-*.yaml files: give Open English WordNet's source YAML")
+    first: dict[tuple[str, str], str] = {}
+    for _, text in texts:
+        _scan_entries(text, first)
+    return first
+
+
+def _scan_entries(text: str, first: dict) -> None:
+    import yaml
+
+    def scalar(text):  # 'single-quoted' scalars double their quotes ('queen''s'); "double" ones may escape more
+        if text[:1] == "'":
+            return text[1:-1].replace("''", "'")
+        return str(yaml.safe_load(text)) if text[:1] == '"' else text
+
+    lemma = pos = None
+    for line in text.splitlines():
+        if line and not line[0].isspace():
+            lemma = scalar(line[:-1]).lower().replace(" ", "_")
+            pos = None
+        elif line.startswith("  ") and not line.startswith("   ") and line.endswith(":"):
+            pos = _WORDNET_POS.get(line.strip()[:-1].split("-")[0])  # "n-1", "n-2": homographs
+        elif pos is not None:
+            m = _SENSE_ID.match(line)
+            if m:
+                first.setdefault((lemma, pos), scalar(m.group(1)))
+                pos = None  # only the first sense counts

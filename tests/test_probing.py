@@ -1,0 +1,332 @@
+"""The probing lab: cached features, POS probes with controls and scalar mix, WSD, WiC, geometry, the CLI."""
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import make_tiny, shared_data
+
+import explorer
+from explorer.analysis import features as feature_cache
+from explorer.analysis.features import EmptyWordWarning, extract_features
+from explorer.analysis.geometry import geometry_figure, layer_geometry, sense_points, separation, tag_points
+from explorer.analysis.probing import (COLUMNS, ProbeSettings, control_tags, fit_probe, label_ids, majority_accuracy,
+                                       pos_probe, save_run, word_type_accuracy)
+from explorer.analysis.wsd import (best_threshold, framework_scores, most_frequent_senses, wic_probe, wsd_probe)
+from explorer.cli import main
+from explorer.data.conllu import DEMO_POS_TEST, DEMO_POS_TRAIN, TaggedSentence, read_conllu, read_pos_file
+from explorer.data.wic import pairs_from_senses
+from explorer.data.wsd import (DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, SenseInstance, read_sense_file, read_wsd_xml,
+                               wordnet_first_senses)
+from explorer.errors import ExplorerError
+
+FAST = ProbeSettings(mix_max_rows=3000)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Probes on small data are latency-bound: on a shared 2-core machine a second intra-op thread
+    mostly waits, and can make each step several times slower. Restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("features")
+
+
+@pytest.fixture(scope="module")
+def minilm(minilm_path):
+    return explorer.load(str(minilm_path))
+
+
+@pytest.fixture(scope="module")
+def demo_pos():
+    return read_pos_file(DEMO_POS_TRAIN), read_pos_file(DEMO_POS_TEST)
+
+
+def metric(df, name, layer=None):
+    rows = df[df.metric == name]
+    return rows if layer is None else rows[rows.layer == layer].value.iloc[0]
+
+
+# -- features ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("family", ["elmo", "gpt", "bert", "gpt2", "gpt3"])
+def test_features_equal_the_trace_word_vectors_at_every_layer(family, tmp_path):
+    model = make_tiny(family)
+    sentences = [["The", "quiet", "garden", "opened", "."], ["A", "ship", "answered", "1999", "twice", "!"]]
+    for pool in ("first", "mean"):
+        feats = extract_features(model, sentences, pool=pool, cache_dir=tmp_path)
+        assert feats.vectors.dtype == np.float16 and feats.n_layers == model.n_layers + 1
+        for i, words in enumerate(sentences):
+            trace = model.trace(words=words)
+            for layer in range(feats.n_layers):
+                got = feats.layer(layer)[feats.offsets[i]:feats.offsets[i + 1]]
+                torch.testing.assert_close(got, trace.word_vectors(layer, pool), atol=2e-2, rtol=2e-3)
+
+
+def test_second_extraction_reads_the_cache_and_keys_differ_by_pool_and_data(tmp_path, monkeypatch):
+    model = make_tiny("gpt2")
+    sentences = [["the", "dog", "barked"], ["a", "letter"]]
+    first = extract_features(model, sentences, cache_dir=tmp_path)
+    monkeypatch.setattr(model, "trace_batch", lambda *a, **k: pytest.fail("the cache was not used"))
+    again = extract_features(model, sentences, cache_dir=tmp_path)
+    assert again.directory == first.directory and np.array_equal(again.vectors, first.vectors)
+    monkeypatch.undo()
+    assert extract_features(model, sentences, pool="mean", cache_dir=tmp_path).directory != first.directory
+    assert extract_features(model, sentences[:1], cache_dir=tmp_path).directory != first.directory
+    assert not list(tmp_path.rglob(".partial-*"))  # no half-written cache left behind
+
+
+def test_selected_words_truncation_and_words_without_tokens(tmp_path):
+    model = make_tiny("bert")  # context of 64 tokens
+    long = ["word"] * 100
+    feats = extract_features(model, [long, ["a", "\u200b", "b"]], select=[[1, 90], [2, 0, 1]], cache_dir=tmp_path)
+    assert feats.offsets.tolist() == [0, 2, 5]
+    assert feats.missing.tolist() == [False, True, False, False, True]  # cut off; zero-width space has no token
+    torch.testing.assert_close(feats.layer(1)[3], model.trace(words=["a", "b"]).word_vectors(1)[0],
+                               atol=2e-2, rtol=2e-3)
+    with pytest.warns(EmptyWordWarning, match="maps .* to no tokens"):
+        extract_features(model, [["x", "\u200b"], ["y", "\u200b", "z"]], cache_dir=tmp_path)
+    with pytest.raises(ExplorerError, match="selected word 7 does not exist"):
+        extract_features(model, [["a", "b"]], select=[[7]], cache_dir=tmp_path)
+    with pytest.raises(ExplorerError, match="unknown pooling"):
+        extract_features(model, [["a"]], pool="max", cache_dir=tmp_path)
+
+
+def test_default_cache_lives_outside_the_repository():
+    assert explorer.zoo.ROOT not in feature_cache.CACHE_DIR.parents
+
+
+# -- probe pieces ----------------------------------------------------------------------------------
+
+def test_control_task_gives_each_word_type_one_tag_from_the_tag_distribution():
+    rng = np.random.default_rng(1)
+    words = [f"w{rng.integers(300)}" for _ in range(6000)]
+    tags = ["NOUN" if w.endswith(("1", "2", "3")) else "VERB" if w.endswith("4") else "DET" for w in words]
+    c_train, c_test = control_tags(words, tags, words[:50] + ["unseen"], seed=3)
+    assert c_train[:50] == c_test[:50]
+    assert len({(w, t) for w, t in zip(words, c_train)}) == len(set(words))  # one tag per type
+    assert set(c_train) <= set(tags) and c_test[-1] in set(tags)
+    assert control_tags(words, tags, [], seed=3)[0] == c_train and control_tags(words, tags, [], seed=4)[0] != c_train
+
+
+def test_baselines_on_a_hand_made_example():
+    train_words, train_tags = ["book", "book", "book", "a", "a"], ["NOUN", "NOUN", "VERB", "DET", "DET"]
+    test_words, test_tags = ["book", "a", "new"], ["VERB", "DET", "ADJ"]
+    assert word_type_accuracy(train_words, train_tags, test_words, test_tags) == pytest.approx(1 / 3)
+    assert majority_accuracy(train_tags, test_tags) == 0  # NOUN and DET tie; NOUN was seen first
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_linear_probe_learns_a_separable_problem_and_matches_scikit_learn(optimizer):
+    from sklearn.linear_model import LogisticRegression
+
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.randn(5, 16, generator=gen) * 3
+    y = torch.randint(5, (3000,), generator=gen)
+    x = centres[y] + torch.randn(3000, 16, generator=gen) * 2 + 50  # offset: the probe standardises
+    probe = fit_probe(x[:2000], [y[:2000]], [5], ProbeSettings(optimizer=optimizer))
+    ours = float((probe.predict(x[2000:])[0] == y[2000:]).float().mean())
+    reference = LogisticRegression(max_iter=2000).fit(x[:2000].numpy(), y[:2000].numpy()).score(
+        x[2000:].numpy(), y[2000:].numpy())
+    assert ours > 0.8 and abs(ours - reference) < 0.02
+
+
+def test_label_checks_name_the_problem():
+    with pytest.raises(ExplorerError, match="single tag \\(NOUN\\)"):
+        label_ids(["NOUN", "NOUN"], ["NOUN"])
+    with pytest.raises(ExplorerError, match="never seen in training: INTJ \\(2x\\)"):
+        label_ids(["NOUN", "VERB"], ["INTJ", "NOUN", "INTJ"])
+
+
+# -- POS on real models ----------------------------------------------------------------------------
+
+def test_minilm_pos_on_the_demo_set_beats_the_word_type_baseline_and_is_selective(minilm, demo_pos, cache):
+    df = pos_probe(minilm, *demo_pos, settings=FAST, cache_dir=cache)
+    assert list(df.columns) == COLUMNS and set(df.task) == {"pos/upos"}
+    acc = metric(df, "accuracy").set_index("layer").value
+    assert list(acc.index) == list(range(7))
+    word_type = metric(df, "word_type_baseline").value.iloc[0]
+    assert acc.max() > word_type + 0.1 and acc.max() > 0.93
+    assert acc.idxmax() not in (0, 6)  # syntax peaks in the middle, not at the embeddings or the top
+    selectivity = metric(df, "selectivity").set_index("layer").value
+    assert selectivity.max() > 0.2 and selectivity[0] < selectivity.max()
+    weights = metric(df, "mix_weight").value
+    assert weights.sum() == pytest.approx(1, abs=1e-5) and metric(df, "mix_accuracy").value.iloc[0] > word_type
+
+
+def test_minilm_pos_on_an_ewt_slice_beats_the_word_type_baseline(minilm, cache):
+    train = read_conllu(shared_data("ud_english_ewt", "en_ewt-ud-train.conllu"), limit=200)
+    test = read_conllu(shared_data("ud_english_ewt", "en_ewt-ud-test.conllu"), limit=60)
+    for tagset in ("upos", "xpos"):
+        seen = {t for s in train for t in s.tags(tagset)}
+        scorable = [s for s in test if set(s.tags(tagset)) <= seen]  # a slice this small lacks some rare tags
+        df = pos_probe(minilm, train, scorable, tagset=tagset, settings=ProbeSettings(mix=False), cache_dir=cache)
+        best, word_type = metric(df, "accuracy").value.max(), metric(df, "word_type_baseline").value.iloc[0]
+        assert best > word_type + 0.05 and best > 0.85
+
+
+def test_mlp_probe_is_less_selective_than_the_linear_probe(minilm, demo_pos, cache):
+    df = pos_probe(minilm, *demo_pos, settings=ProbeSettings(mlp_hidden=128, mix=False), cache_dir=cache)
+    linear, mlp = metric(df, "selectivity").value.mean(), metric(df, "mlp_selectivity").value.mean()
+    assert metric(df, "mlp_control_accuracy").value.mean() > metric(df, "control_accuracy").value.mean()
+    assert mlp < linear
+
+
+def test_pos_probe_rejects_missing_tags(demo_pos, cache):
+    with pytest.raises(ExplorerError, match="without a XPOS tag"):
+        pos_probe(make_tiny("gpt"), *demo_pos, tagset="xpos", cache_dir=cache)
+    one = [TaggedSentence(["a", "b"], ["X", "X"], [None, None], "s", 1)]
+    with pytest.raises(ExplorerError, match="single tag"):
+        pos_probe(make_tiny("gpt"), one, one, cache_dir=cache)
+
+
+# -- WSD and WiC -----------------------------------------------------------------------------------
+
+def test_framework_scoring_counts_any_gold_key_and_unanswered_lowers_recall_only():
+    insts = [SenseInstance(str(i), "x", "NOUN", 0, 1, keys) for i, keys in enumerate([("a", "b"), ("c",), ("d",)])]
+    scores = framework_scores(["b", "x", None], insts)
+    assert scores["precision"] == 0.5 and scores["recall"] == pytest.approx(1 / 3)
+    assert scores["f1"] == pytest.approx(0.4)
+
+
+def test_minilm_wsd_on_the_demo_set_rises_above_mfs(minilm, cache):
+    train, test = read_sense_file(DEMO_SENSES_TRAIN), read_sense_file(DEMO_SENSES_TEST)
+    df = wsd_probe(minilm, train, test, name="demo", settings=FAST, cache_dir=cache)
+    f1 = metric(df, "f1").set_index("layer").value
+    mfs = metric(df, "mfs_f1").value.iloc[0]
+    assert f1.max() > mfs + 0.25 and f1.max() > f1[0] + 0.1  # contextual layers separate senses
+    assert metric(df, "mix_weight").value.sum() == pytest.approx(1, abs=1e-5)
+
+
+def test_wsd_falls_back_to_the_most_frequent_sense_for_lemmas_without_centroids(cache):
+    train, test = read_sense_file(DEMO_SENSES_TRAIN), read_sense_file(DEMO_SENSES_TEST)
+    df = wsd_probe(make_tiny("gpt"), train, test, name="demo", max_train_sentences=1,
+                   settings=ProbeSettings(mix=False), cache_dir=cache)
+    # One training sentence has a centroid; every other test instance gets its lemma's MFS.
+    n_test = len(test)
+    assert (metric(df, "f1").value - metric(df, "mfs_f1").value.iloc[0]).abs().max() <= 4 / n_test
+    assert (metric(df, "recall").value > 0.3).all()
+
+
+def test_semcor_mfs_with_wordnet_backoff_on_raganato_all_matches_the_published_baseline():
+    train = read_wsd_xml(shared_data("semcor30_wn30", "semcor.data.xml"))
+    test = read_wsd_xml(shared_data("wsd_eval_framework", "Evaluation_Datasets", "ALL", "ALL.data.xml"))
+    wordnet = wordnet_first_senses(shared_data("open_english_wordnet_2025", "oewn-2025-src-yaml.zip"))
+    assert wordnet[("bank", "NOUN")] == "bank%1:17:01::"  # sloping land, WordNet's bank#1
+    mfs = most_frequent_senses(train)
+    insts = [inst for s in test for inst in s.instances]
+    semcor_only = framework_scores([mfs.get((i.lemma, i.pos)) for i in insts], insts)
+    backed_off = framework_scores([mfs.get((i.lemma, i.pos)) or wordnet.get((i.lemma, i.pos)) for i in insts], insts)
+    assert semcor_only["recall"] < semcor_only["precision"]  # lemmas SemCor never saw go unanswered ...
+    assert 0.62 < backed_off["f1"] < 0.68  # ... WordNet answers them: Raganato et al. 2017 report MFS 65.5 on ALL
+
+
+def test_wsd_reports_each_framework_part_of_all(cache):
+    test = read_wsd_xml(shared_data("wsd_eval_framework", "Evaluation_Datasets", "ALL", "ALL.data.xml"))
+    test = [s for s in test if s.sent_id.endswith(".s000")]  # first sentence of every document: all 5 parts
+    train = read_wsd_xml(shared_data("wsd_eval_framework", "Evaluation_Datasets", "semeval2013",
+                                     "semeval2013.data.xml"))
+    df = wsd_probe(make_tiny("bert"), train, test, name="ALL", settings=ProbeSettings(mix=False), cache_dir=cache)
+    assert set(df.task) == {"wsd/ALL", "wsd/senseval2", "wsd/senseval3", "wsd/semeval2007", "wsd/semeval2013",
+                            "wsd/semeval2015"}
+    n = df[df.metric == "f1"].groupby("task").n.first()
+    assert n["wsd/ALL"] == n.drop("wsd/ALL").sum()
+
+
+def test_best_threshold_separates_scores():
+    assert 0.3 < best_threshold(np.array([0.1, 0.3, 0.5, 0.9]), np.array([False, False, True, True])) < 0.5
+
+
+def test_minilm_wic_beats_the_majority_baseline(minilm, cache):
+    train = pairs_from_senses(read_sense_file(DEMO_SENSES_TRAIN))
+    test = pairs_from_senses(read_sense_file(DEMO_SENSES_TEST))
+    df = wic_probe(minilm, train, test, name="demo", cache_dir=cache)
+    assert metric(df, "accuracy").value.max() > metric(df, "majority_baseline").value.iloc[0] + 0.1
+    with pytest.raises(ExplorerError, match="both T and F"):
+        wic_probe(minilm, [p for p in train if p.same], test, cache_dir=cache)
+
+
+# -- geometry --------------------------------------------------------------------------------------
+
+def test_bank_senses_separate_in_contextual_layers_not_in_the_embeddings(minilm, cache):
+    sentences = read_sense_file(DEMO_SENSES_TRAIN) + read_sense_file(DEMO_SENSES_TEST)
+    geom = layer_geometry(minilm, sense_points(sentences, "bank"), title="bank", methods=("pca",), cache_dir=cache)
+    sep = geom.separation.pivot(index="layer", columns="metric", values="value")
+    assert geom.coords["pca"].shape == (7, 10, 2)
+    assert sep.centroid_accuracy.max() == 1.0 and sep.centroid_accuracy[0] < 0.8
+    assert sep.silhouette[3] > sep.silhouette[0] + 0.2
+    fig = geometry_figure(geom, "pca")
+    assert len(fig.frames) == 7 and {t.name for t in fig.data} == {"finance", "river_edge"}
+
+
+def test_umap_layout_and_pos_points_on_a_tiny_model(demo_pos, cache):
+    geom = layer_geometry(make_tiny("gpt2"), tag_points(demo_pos[0], limit=60), methods=("pca", "umap"),
+                          cache_dir=cache)
+    assert geom.coords["umap"].shape == (3, 60, 2) and np.isfinite(geom.coords["umap"]).all()
+    with pytest.raises(ExplorerError, match="too few"):
+        layer_geometry(make_tiny("gpt2"), tag_points(demo_pos[0], limit=3), cache_dir=cache)
+
+
+def test_separation_is_perfect_for_separated_clusters_and_chance_for_noise():
+    rng = np.random.default_rng(0)
+    labels = np.array(["a"] * 20 + ["b"] * 20)
+    clusters = np.concatenate([rng.normal(5, 1, (20, 8)), rng.normal(-5, 1, (20, 8))])
+    assert separation(clusters, labels)["centroid_accuracy"] == 1.0
+    assert separation(rng.normal(0, 1, (40, 8)), labels)["centroid_accuracy"] < 0.8
+
+
+# -- saved runs and the CLI ------------------------------------------------------------------------
+
+def test_probe_cli_writes_table_config_and_figures(minilm_path, tmp_path, cache):
+    out = tmp_path / "pos"
+    code = main(["probe", "pos", "--model", str(minilm_path), "--out", str(out), "--cache", str(cache),
+                 "--no-png", "--no-mix"])
+    assert code == 0
+    df = pd.read_csv(out / "results.csv")
+    assert list(df.columns) == COLUMNS and (df.metric == "selectivity").sum() == 7
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["train"]["sha256"] == hashlib.sha256(DEMO_POS_TRAIN.read_bytes()).hexdigest()
+    assert config["models"][0]["weights_sha256"] and config["settings"]["seed"] == 0
+    assert {"accuracy.html", "selectivity.html"} <= {p.name for p in out.iterdir()}
+
+
+def test_probe_cli_bad_input_saves_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.conllu"
+    bad.write_text("1\tThe\tthe\tDET\n")
+    out = tmp_path / "out"
+    assert main(["probe", "pos", "--model", str(tmp_path / "no-such-model"), "--out", str(out)]) == 2
+    code = main(["probe", "pos", "--model", str(make_tiny_dir(tmp_path)), "--train", str(bad), "--test", str(bad),
+                 "--out", str(out)])
+    assert code == 2 and f"{bad}, line 1" in capsys.readouterr().err
+    assert not out.exists() and not list(tmp_path.glob(".out.partial-*"))
+    assert main(["probe", "wsd", "--model", "x", "--train", str(bad)]) == 2  # --test missing
+
+
+def make_tiny_dir(tmp_path):
+    folder = tmp_path / "tiny-gpt"
+    if not folder.exists():
+        make_tiny("gpt").save(folder)
+    return folder
+
+
+def test_save_run_is_all_or_nothing(tmp_path):
+    class Broken:
+        def write_html(self, *a, **k):
+            raise RuntimeError("disk full")
+
+    table = pd.DataFrame([dict(model="m", layer=0, task="t", metric="accuracy", value=1.0, n=1)])
+    with pytest.raises(RuntimeError):
+        save_run(tmp_path / "run", table, dict(fig=Broken()), {})
+    assert not (tmp_path / "run").exists() and not list(tmp_path.iterdir())
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(ExplorerError, match="not a probe result folder"):
+        save_run(tmp_path / "mine", table, {}, {})
