@@ -122,9 +122,12 @@ def test_compare_shows_every_model_side_by_side(app):
     assert "[CLS]" in tokens.loc["(special tokens)", "bert-small (bert)"]  # BERT's WordPiece input
     assert tokens.loc["gardeners", "elmo-small (elmo)"] == "g a r d e n e r s"  # ELMo reads characters
     titles = [c.proto.spec for c in at.get("plotly_chart")]
-    assert len(titles) == 6  # tokens, predictions, two logit lenses, ELMo's two sides, BERT's input sum
-    assert "guesses for the blank" in titles[1] and "logit lens" in titles[2] and "logit lens" in titles[3]
-    assert "from the left, the right, and both" in titles[4]
+    assert len(titles) == 8  # tokens, 3 models' predictions, two logit lenses, ELMo's two sides, BERT's input sum
+    assert "both sides (masked LM)" in titles[1] and "left context only" in titles[2]
+    assert "both sides (two LMs)" in titles[3]
+    assert "logit lens" in titles[4] and "logit lens" in titles[5]
+    assert "from the left, the right, and both" in titles[6]
+    assert "␣" in titles[0]  # GPT-2's space mark, shown readably
     assert "P(B follows A)" in at.metric[0].label and at.metric[0].value.endswith("%")
 
 

@@ -41,7 +41,7 @@ def tokenization(names, text):
     with common.guard("Tokenizing"):
         table = tokenization_table(tuple(names), text)
         if len(table) <= 42:  # a strip per model stays readable up to about forty words
-            fig = contrast.tokenization_figure(table)
+            fig = contrast.tokenization_figure(readable(table))
             fig.update_layout(height=120 + 42 * len(names), margin=dict(t=90, b=10))
             common.chart(fig, key="compare-tokens-figure", data=table, name="tokenization")
         else:
@@ -49,6 +49,12 @@ def tokenization(names, text):
             common.downloads("compare-tokens", data=table, name="tokenization")
         with st.expander("As a table", expanded=len(table) > 42):
             st.dataframe(table, hide_index=True, width="stretch")
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """Byte-level BPE marks a leading space with 'Ġ' (and a newline with 'Ċ'); shown as ␣ and ↵ so that
+    'Ġold' does not read as 'Gold'. Downloads keep the tokens as they are."""
+    return table.replace({"Ġ": "␣", "Ċ": "↵"}, regex=True)
 
 
 @common.cached
@@ -60,15 +66,20 @@ def tokenization_table(names: tuple, text: str) -> pd.DataFrame:
 def predictions(names, text):
     st.header("Predictions", divider="gray")
     top_k = st.slider("Top predictions per model", 3, 15, 5, key="compare-topk")
-    tables = []
+    tables = {}
     for name in names:
         with common.guard("Predicting", name):
-            tables.append(blank_predictions(name, text, top_k))
-    if tables:
-        table = pd.concat(tables, ignore_index=True)
-        fig = prediction.top_k_figure(table, "Each model's guesses for the blank")
-        fig.update_layout(height=160 + 28 * top_k)
-        common.chart(fig, key="compare-predictions", data=table, name="predictions")
+            tables[name] = blank_predictions(name, text, top_k)
+    if not tables:
+        return
+    columns = st.columns(min(3, len(tables)))
+    for i, (name, table) in enumerate(tables.items()):
+        with columns[i % len(columns)]:
+            fig = prediction.top_k_figure(table.drop(columns="model"),
+                                          f"{common.label(name)}<br><sup>{table.context.iloc[0]}</sup>")
+            fig.update_layout(height=150 + 26 * top_k, margin=dict(l=10, r=10))
+            st.plotly_chart(fig, key=f"compare-predictions-{i}", config={"displaylogo": False})
+    common.downloads("compare-predictions", data=pd.concat(tables.values(), ignore_index=True), name="predictions")
 
 
 @common.cached

@@ -139,7 +139,8 @@ def card_metrics(card: dict) -> dict[str, str]:
     found = {"parameters": card.get("params"), "tokens seen": training.get("tokens_seen"),
              "training time": card.get("wall_time_s")}
     if "val_forward_ppl" in results:  # ELMo: one language model each way
-        found["perplexity → / ←"] = f"{results['val_forward_ppl']:.1f} / {results['val_backward_ppl']:.1f}"
+        found["forward perplexity"] = f"{results['val_forward_ppl']:.1f}"
+        found["backward perplexity"] = f"{results['val_backward_ppl']:.1f}"
     elif "val_mlm_accuracy" in results:  # BERT: masked tokens and next sentences
         found["masked-token accuracy"] = f"{results['val_mlm_accuracy']:.1%}"
         found["next-sentence accuracy"] = f"{results.get('val_nsp_accuracy', float('nan')):.1%}"
