@@ -104,8 +104,16 @@ def test_blank_table_asks_each_model_its_own_way():
     context = dict(zip(table["family"], table["context"]))
     assert context["bert"].startswith("both sides") and context["elmo"].startswith("both sides")
     assert all(context[f].startswith("left context") for f in ("gpt", "gpt2", "gpt3"))
-    gpt2 = table[table.family == "gpt2"]
-    assert gpt2["token"].tolist() == P.next_token(make_tiny("gpt2"), "the", 3)["token"].tolist()
+    # a blank holds a whole word: GPT-2's next-token distribution after "the", renormalised over Ġ-tokens
+    gpt2 = make_tiny("gpt2")
+    scores = gpt2.trace("the").logits[-1]
+    starts = torch.tensor([t.startswith("Ġ") for t in gpt2.tokenizer.convert_ids_to_tokens(list(range(len(scores))))])
+    expected = scores.masked_fill(~starts, float("-inf")).softmax(-1).topk(3)
+    blank = table[table.family == "gpt2"]
+    np.testing.assert_allclose(blank["probability"], expected.values, rtol=1e-5)
+    assert blank["token"].tolist() == [P.display_token(gpt2.tokenizer, i) for i in expected.indices.tolist()]
+    gpt = table[table.family == "gpt"]  # GPT's BPE ends words with </w>: every next token starts a word
+    assert gpt["token"].tolist() == P.next_token(make_tiny("gpt"), "the", 3)["token"].tolist()
     bert = table[table.family == "bert"]
     expected = P.fill_mask(make_tiny("bert"), "the [MASK] barked at a child .", 3)
     assert bert["token"].tolist() == expected["token"].tolist()
@@ -131,6 +139,15 @@ def test_logit_lens_last_layer_is_the_models_own_prediction(family):
     assert chosen["probability"].iloc[-1] == pytest.approx(float(own[second]), rel=1e-4)
 
 
+def test_logit_lens_for_a_blank_reads_whole_words():
+    gpt2 = make_tiny("gpt2")
+    lens = P.logit_lens(gpt2, "the ___ barked .")
+    blank = P.blank_table([gpt2], "the ___ barked .", top_k=1)
+    assert lens["top_token"].iloc[-1] == blank["token"].iloc[0]
+    assert lens["probability"].iloc[-1] == pytest.approx(blank["probability"].iloc[0], rel=1e-4)
+    assert (lens["top_token"] != "ld").all()
+
+
 def test_logit_lens_applies_the_final_norm_below_the_top():
     gpt2 = make_tiny("gpt2")
     lens = P.logit_lens(gpt2, "the old dog")
@@ -144,6 +161,8 @@ def test_logit_lens_applies_the_final_norm_below_the_top():
 def test_target_not_in_the_vocabulary():
     with pytest.raises(ExplorerError, match="not one token"):
         P.logit_lens(make_tiny("gpt2"), "the old dog", target="hippopotamus")
+    with pytest.raises(ExplorerError, match="continues a word"):
+        P.logit_lens(make_tiny("gpt2"), "the ___ barked .", target="ld")
     with pytest.raises(ExplorerError, match="unknown"):
         P.logit_lens(make_tiny("bert"), "the [MASK] barked .", target="zzzq")
     with pytest.raises(ExplorerError, match="ELMo"):

@@ -16,7 +16,8 @@ from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
 
 from ..errors import ExplorerError
 from .attention import token_labels
-from .prediction import Slot, _combine, display_token, elmo_log_probs, slot, slot_log_probs, token_id
+from .prediction import (Slot, _combine, check_target, display_token, elmo_log_probs, slot, slot_log_probs,
+                         slot_log_probs_from, token_id)
 
 METHODS = ("integrated_gradients", "gradient_x_input")
 
@@ -53,7 +54,7 @@ def _hf_setup(model, s: Slot, target: int):
         extra = {} if segments is None else {"token_type_ids": segments.expand(input_ids.shape[0], -1)}
         out = model.net(input_ids=input_ids, **extra)
         scores = out.logits if getattr(out, "logits", None) is not None else out.prediction_logits
-        return scores[:, s.position].float().log_softmax(-1)[:, target]
+        return slot_log_probs_from(model, s, scores[:, s.position])[:, target]
 
     keep = torch.tensor([i in set(model.tokenizer.all_special_ids) for i in ids[0].tolist()])
     baseline = torch.where(keep, ids[0], model.tokenizer.pad_token_id)[None]
@@ -83,6 +84,7 @@ def attribute(model, text: str, target: str | None = None, method: str = "integr
     s = slot(model, text)
     log_probs = slot_log_probs(model, s)
     target_id = int(log_probs.argmax()) if target is None else token_id(model, target)
+    check_target(model, s, log_probs, target_id)
     setup = _elmo_setup if model.family == "elmo" else _hf_setup
     forward, inputs, baseline, extra, layer, labels, real = setup(model, s, target_id)
     with torch.enable_grad():

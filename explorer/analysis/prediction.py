@@ -4,7 +4,11 @@ A *slot* is where a model is asked for one token, each family in its own way: BE
 fills a [MASK] from both sides; a causal LM (GPT, GPT-2, GPT-3) predicts it from the text on its
 left; ELMo combines its forward LM (left context) and backward LM (right context). A blank is
 written ``___`` (or ``[MASK]``); a causal LM or ELMo given no blank predicts the next token.
+A blank holds a whole word, so where a tokenizer marks word starts (byte-level BPE's Ġ) a causal
+LM's guesses for it are limited to word-initial tokens (renormalised): after "the" GPT-2 would
+otherwise propose "y", continuing the word into "they".
 """
+import functools
 import re
 import warnings
 from dataclasses import dataclass
@@ -39,6 +43,7 @@ class Slot:
     words: list[str] | None = None
     index: int | None = None
     directions: tuple[str, ...] = ()
+    word_start: bool = False  # only tokens that begin a word may fill it
 
 
 # -- tokens ---------------------------------------------------------------------------------------------
@@ -105,15 +110,43 @@ def _fit_left(model, text: str) -> str:
 def _causal_slot(model, text: str) -> Slot:
     blank = BLANK.search(text)
     left = (text[:blank.start()] if blank else text).rstrip()
-    if not left:
-        start = model.tokenizer.bos_token or model.tokenizer.eos_token
-        if start is None:
+    at_start = not left
+    if at_start:  # the document-boundary token stands in for the missing left context
+        left = model.tokenizer.bos_token or model.tokenizer.eos_token
+        if left is None:
             raise ExplorerError(f"{model.name} has no start-of-text token to predict the first word from: "
                                 "put some words before the blank")
-        left = start
     tr = model.trace(_fit_left(model, left), attentions=False)
     _need_head(model, tr)
-    return Slot("left context" + (" only" if blank and text[blank.end():].strip() else ""), tr, len(tr.tokens) - 1)
+    return Slot("left context" + (" only" if blank and text[blank.end():].strip() else ""), tr, len(tr.tokens) - 1,
+                word_start=blank is not None and not at_start)
+
+
+@functools.lru_cache(maxsize=16)
+def _word_starts(tokenizer) -> torch.Tensor | None:
+    """[vocab] bool: tokens that begin a word, for tokenizers that mark them (Ġ, ▁); None for the others."""
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    starts = torch.tensor([t is not None and t.startswith(("Ġ", "▁")) for t in tokens])
+    return starts if starts.any() else None
+
+
+def slot_log_probs_from(model, s: Slot, scores: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities [..., vocab] over what may fill the slot (see word_start), from raw scores."""
+    scores = scores.float()
+    starts = _word_starts(model.tokenizer) if s.word_start else None
+    if starts is not None:
+        allowed = torch.zeros(scores.shape[-1], dtype=torch.bool)
+        n = min(len(starts), scores.shape[-1])
+        allowed[:n] = starts[:n]
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    return scores.log_softmax(-1)
+
+
+def check_target(model, s: Slot, log_probs: torch.Tensor, target_id: int):
+    """A chosen target must be able to fill the slot."""
+    if torch.isinf(log_probs[..., target_id]).all():
+        raise ExplorerError(f"{display_token(model.tokenizer, target_id)!r} continues a word, so it cannot fill a "
+                            "blank that holds a whole word: choose a token that starts a word (e.g. 'Ġdog')")
 
 
 def _bert_slot(model, text: str) -> Slot:
@@ -186,7 +219,7 @@ def _combine(per_direction: dict) -> torch.Tensor:
 def slot_log_probs(model, s: Slot) -> torch.Tensor:
     """[vocab] log-probabilities the model gives the slot."""
     if s.trace is not None:
-        return s.trace.logits[s.position].float().log_softmax(-1)
+        return slot_log_probs_from(model, s, s.trace.logits[s.position])
     from ..families.elmo import char_ids
 
     chars, mask = char_ids([s.words], model.net.max_chars)
@@ -335,8 +368,9 @@ def logit_lens(model, text: str, target: str | None = None) -> pd.DataFrame:
     head = _lens_head(model)
     hidden = s.trace.hidden[:, s.position].float()
     last = hidden.shape[0] - 1
-    log_probs = torch.stack([head(h[None], l == last)[0] for l, h in enumerate(hidden)]).float().log_softmax(-1)
+    log_probs = slot_log_probs_from(model, s, torch.stack([head(h[None], l == last)[0] for l, h in enumerate(hidden)]))
     target_id = int(slot_log_probs(model, s).argmax()) if target is None else token_id(model, target)
+    check_target(model, s, log_probs, target_id)
     p = log_probs[:, target_id].exp()
     rank = (log_probs > log_probs[:, target_id:target_id + 1]).sum(-1) + 1
     top = log_probs.argmax(-1)
