@@ -66,6 +66,7 @@ def head_view(name, text, pair, shape):
                                 key="attention-heads")
     top_k = cols[2].number_input("Edges per token (0: all)", 0, 64, 0, key="attention-topk")
     fig = head_view_figure(name, text, pair, layer, tuple(heads), int(top_k) or None)
+    fig.update_layout(width=None, height=min(4000, max(420, 28 * shape["tokens"] + 140)))
     common.chart(fig, key="attention-head-view", name=f"head-view-layer{layer}")
 
 

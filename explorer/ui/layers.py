@@ -24,7 +24,9 @@ def render():
     st.markdown("Follow one word through the layers. Each point is the word in one context; colours are its senses "
                 "(or parts of speech). Press **play** or drag the slider to travel from the input layer upwards: in "
                 "a contextual model the senses drift apart in the upper layers. The number under the picture, "
-                "silhouette and nearest-centroid accuracy per layer, says how far apart they are.")
+                "silhouette and nearest-centroid accuracy per layer, says how far apart they are. Layer 0 reads "
+                "each word alone: every context of a word is one point there (ELMo's character layer shows it "
+                "best).")
     names = common.require_models()
     name = st.selectbox("Model", names, format_func=common.label, key="layers-model")
     cols = st.columns([2, 1])
