@@ -27,6 +27,14 @@ def majority_upos(word: str) -> str | None:
     return counts.most_common(1)[0][0] if counts else None
 
 
+def word_probs(scores, tokenizer, starts_only=False):
+    """Softmax over the tokens that may fill a blank: no special tokens (and, if asked, only Ġ-initial ones)."""
+    tokens = tokenizer.convert_ids_to_tokens(list(range(scores.shape[-1])))
+    keep = torch.tensor([i not in tokenizer.all_special_ids and (not starts_only or t.startswith("Ġ"))
+                         for i, t in enumerate(tokens)])
+    return scores.masked_fill(~keep, float("-inf")).softmax(-1)
+
+
 def test_shipped_bert_fills_the_dog_slot_with_a_noun():
     table = P.fill_mask(shipped("bert-tiny"), "the [MASK] barked .", top_k=5)
     top = table["token"].iloc[0]
@@ -41,7 +49,7 @@ def test_fill_mask_predicts_every_mask_from_the_mlm_head():
     positions = [i for i, t in enumerate(tr.tokens) if t == "[MASK]"]
     assert table.groupby("mask")["position"].first().tolist() == positions
     for position, rows in table.groupby("position"):
-        probs = tr.logits[position].softmax(-1)
+        probs = word_probs(tr.logits[position], bert.tokenizer)
         expected = probs.topk(3)
         np.testing.assert_allclose(rows["probability"], expected.values, rtol=1e-5)
         assert rows["token_id"].tolist() == expected.indices.tolist()
@@ -91,10 +99,12 @@ def test_elmo_directions_see_only_their_side():
     tr = elmo.trace(text)  # logits[0, t] predict word t+1; logits[1, t] predict word t-1
     forward = table[table.direction == "forward"]
     backward = table[table.direction == "backward"]
-    np.testing.assert_allclose(forward["probability"], tr.logits[0, 2].softmax(-1).topk(3).values, rtol=1e-4)
-    np.testing.assert_allclose(backward["probability"], tr.logits[1, 4].softmax(-1).topk(3).values, rtol=1e-4)
-    both = (tr.logits[0, 2].log_softmax(-1) + tr.logits[1, 4].log_softmax(-1)).softmax(-1)
+    tok = elmo.tokenizer
+    np.testing.assert_allclose(forward["probability"], word_probs(tr.logits[0, 2], tok).topk(3).values, rtol=1e-4)
+    np.testing.assert_allclose(backward["probability"], word_probs(tr.logits[1, 4], tok).topk(3).values, rtol=1e-4)
+    both = word_probs(tr.logits[0, 2].log_softmax(-1) + tr.logits[1, 4].log_softmax(-1), tok)
     np.testing.assert_allclose(table[table.direction == "both"]["probability"], both.topk(3).values, rtol=1e-4)
+    assert "<unk>" not in table["token"].tolist()  # a blank holds a word
 
 
 def test_blank_table_asks_each_model_its_own_way():
@@ -104,16 +114,15 @@ def test_blank_table_asks_each_model_its_own_way():
     context = dict(zip(table["family"], table["context"]))
     assert context["bert"].startswith("both sides") and context["elmo"].startswith("both sides")
     assert all(context[f].startswith("left context") for f in ("gpt", "gpt2", "gpt3"))
-    # a blank holds a whole word: GPT-2's next-token distribution after "the", renormalised over Ġ-tokens
+    # a blank holds a word: GPT-2's next-token distribution after "the", renormalised over Ġ-initial tokens
     gpt2 = make_tiny("gpt2")
-    scores = gpt2.trace("the").logits[-1]
-    starts = torch.tensor([t.startswith("Ġ") for t in gpt2.tokenizer.convert_ids_to_tokens(list(range(len(scores))))])
-    expected = scores.masked_fill(~starts, float("-inf")).softmax(-1).topk(3)
+    expected = word_probs(gpt2.trace("the").logits[-1], gpt2.tokenizer, starts_only=True).topk(3)
     blank = table[table.family == "gpt2"]
     np.testing.assert_allclose(blank["probability"], expected.values, rtol=1e-5)
     assert blank["token"].tolist() == [P.display_token(gpt2.tokenizer, i) for i in expected.indices.tolist()]
-    gpt = table[table.family == "gpt"]  # GPT's BPE ends words with </w>: every next token starts a word
-    assert gpt["token"].tolist() == P.next_token(make_tiny("gpt"), "the", 3)["token"].tolist()
+    gpt = make_tiny("gpt")  # GPT's BPE ends words with </w>: every next token starts a word
+    expected = word_probs(gpt.trace("the").logits[-1], gpt.tokenizer).topk(3)
+    np.testing.assert_allclose(table[table.family == "gpt"]["probability"], expected.values, rtol=1e-5)
     bert = table[table.family == "bert"]
     expected = P.fill_mask(make_tiny("bert"), "the [MASK] barked at a child .", 3)
     assert bert["token"].tolist() == expected["token"].tolist()
@@ -160,7 +169,7 @@ def test_logit_lens_applies_the_final_norm_below_the_top():
 def test_target_not_in_the_vocabulary():
     with pytest.raises(ExplorerError, match="not one token"):
         P.logit_lens(make_tiny("gpt2"), "the old dog", target="hippopotamus")
-    with pytest.raises(ExplorerError, match="continues a word"):
+    with pytest.raises(ExplorerError, match="cannot fill a blank"):
         P.logit_lens(make_tiny("gpt2"), "the ___ barked .", target="ld")
     with pytest.raises(ExplorerError, match="unknown"):
         P.logit_lens(make_tiny("bert"), "the [MASK] barked .", target="zzzq")

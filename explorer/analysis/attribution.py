@@ -70,7 +70,8 @@ def _elmo_setup(model, s: Slot, target: int):
     empty, _ = char_ids([[""] * len(s.words)], model.net.max_chars)
 
     def forward(char_input, mask_input):
-        return _combine(elmo_log_probs(model.net, char_input, mask_input, s.index, s.directions))[:, target]
+        per_direction = elmo_log_probs(model.net, char_input, mask_input, s.index, s.directions)
+        return slot_log_probs_from(model, s, _combine(per_direction))[:, target]
 
     labels = ["___" if i == s.index else w for i, w in enumerate(s.words)]
     return forward, chars, empty, (mask,), model.net.char_encoder, labels, slice(1, len(s.words) + 1)

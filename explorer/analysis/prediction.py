@@ -4,9 +4,10 @@ A *slot* is where a model is asked for one token, each family in its own way: BE
 fills a [MASK] from both sides; a causal LM (GPT, GPT-2, GPT-3) predicts it from the text on its
 left; ELMo combines its forward LM (left context) and backward LM (right context). A blank is
 written ``___`` (or ``[MASK]``); a causal LM or ELMo given no blank predicts the next token.
-A blank holds a whole word, so where a tokenizer marks word starts (byte-level BPE's Ġ) a causal
-LM's guesses for it are limited to word-initial tokens (renormalised): after "the" GPT-2 would
-otherwise propose "y", continuing the word into "they".
+A blank holds a word, so its candidates exclude special tokens (<unk>, [SEP], <|endoftext|>...),
+and where a tokenizer marks word starts (byte-level BPE's Ġ) a causal LM's candidates are the
+word-initial tokens (renormalised): after "the" GPT-2 would otherwise propose "y", continuing the
+word into "they". A plain next-token request keeps the whole vocabulary.
 """
 import functools
 import re
@@ -43,6 +44,7 @@ class Slot:
     words: list[str] | None = None
     index: int | None = None
     directions: tuple[str, ...] = ()
+    blank: bool = False  # a word slot: special tokens may not fill it
     word_start: bool = False  # only tokens that begin a word may fill it
 
 
@@ -119,7 +121,7 @@ def _causal_slot(model, text: str) -> Slot:
     tr = model.trace(_fit_left(model, left), attentions=False)
     _need_head(model, tr)
     return Slot("left context" + (" only" if blank and text[blank.end():].strip() else ""), tr, len(tr.tokens) - 1,
-                word_start=blank is not None and not at_start)
+                blank=blank is not None, word_start=blank is not None and not at_start)
 
 
 @functools.lru_cache(maxsize=16)
@@ -130,14 +132,25 @@ def _word_starts(tokenizer) -> torch.Tensor | None:
     return starts if starts.any() else None
 
 
-def slot_log_probs_from(model, s: Slot, scores: torch.Tensor) -> torch.Tensor:
-    """Log-probabilities [..., vocab] over what may fill the slot (see word_start), from raw scores."""
-    scores = scores.float()
+def _allowed(model, s: Slot, size: int) -> torch.Tensor | None:
+    """[size] bool: the tokens that may fill the slot; None when any may (a plain next-token request)."""
+    if not s.blank:
+        return None
+    allowed = torch.ones(size, dtype=torch.bool)
+    allowed[[i for i in model.tokenizer.all_special_ids if i < size]] = False
     starts = _word_starts(model.tokenizer) if s.word_start else None
     if starts is not None:
-        allowed = torch.zeros(scores.shape[-1], dtype=torch.bool)
-        n = min(len(starts), scores.shape[-1])
-        allowed[:n] = starts[:n]
+        n = min(len(starts), size)
+        allowed[:n] &= starts[:n]
+        allowed[n:] = False
+    return allowed
+
+
+def slot_log_probs_from(model, s: Slot, scores: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities [..., vocab] over what may fill the slot, from raw scores (or log-probabilities)."""
+    scores = scores.float()
+    allowed = _allowed(model, s, scores.shape[-1])
+    if allowed is not None:
         scores = scores.masked_fill(~allowed, float("-inf"))
     return scores.log_softmax(-1)
 
@@ -145,8 +158,8 @@ def slot_log_probs_from(model, s: Slot, scores: torch.Tensor) -> torch.Tensor:
 def check_target(model, s: Slot, log_probs: torch.Tensor, target_id: int):
     """A chosen target must be able to fill the slot."""
     if torch.isinf(log_probs[..., target_id]).all():
-        raise ExplorerError(f"{display_token(model.tokenizer, target_id)!r} continues a word, so it cannot fill a "
-                            "blank that holds a whole word: choose a token that starts a word (e.g. 'Ġdog')")
+        raise ExplorerError(f"{display_token(model.tokenizer, target_id)!r} cannot fill a blank that holds a word "
+                            "(it is a special token, or it continues a word): choose a word-initial token")
 
 
 def _bert_slot(model, text: str) -> Slot:
@@ -161,7 +174,7 @@ def _bert_slot(model, text: str) -> Slot:
     if not positions:
         raise ExplorerError(f"every {mask} in the text lies beyond {model.name}'s context of {model.max_len} "
                             "tokens: shorten the text")
-    return Slot("both sides (masked LM)", tr, positions[0])
+    return Slot("both sides (masked LM)", tr, positions[0], blank=True)
 
 
 def mask_positions(model, trace: Trace) -> list[int]:
@@ -186,7 +199,7 @@ def _elmo_slot(model, text: str, word: int | None = None) -> Slot:
         raise ExplorerError(f"{model.name} has no LM softmax (AllenNLP releases ship without one): it cannot "
                             "predict words; its layers can still be probed")
     words[index] = ""  # an empty word: neither LM direction sees the slot itself
-    return Slot(context, words=words, index=index, directions=directions)
+    return Slot(context, words=words, index=index, directions=directions, blank=len(directions) == 2)
 
 
 def slot(model, text: str) -> Slot:
@@ -223,7 +236,7 @@ def slot_log_probs(model, s: Slot) -> torch.Tensor:
     from ..families.elmo import char_ids
 
     chars, mask = char_ids([s.words], model.net.max_chars)
-    return _combine(elmo_log_probs(model.net, chars, mask, s.index, s.directions))[0]
+    return slot_log_probs_from(model, s, _combine(elmo_log_probs(model.net, chars, mask, s.index, s.directions))[0])
 
 
 # -- the public calls ---------------------------------------------------------------------------------------
@@ -236,7 +249,7 @@ def fill_mask(model, text: str, top_k: int = 5) -> pd.DataFrame:
     first = _bert_slot(model, check_text(text))
     tables = []
     for number, position in enumerate(mask_positions(model, first.trace)):
-        table = _top_table(first.trace.logits[position].float().log_softmax(-1), model.tokenizer, top_k)
+        table = _top_table(slot_log_probs_from(model, first, first.trace.logits[position]), model.tokenizer, top_k)
         tables.append(table.assign(mask=number + 1, position=position))
     return pd.concat(tables, ignore_index=True)[["mask", "position", "rank", "token", "probability", "token_id"]]
 
@@ -289,8 +302,8 @@ def elmo_predictions(model, text: str, word: int, top_k: int = 5) -> pd.DataFram
 
     s = _elmo_slot(model, text, word)
     chars, mask = char_ids([s.words], model.net.max_chars)
-    per = {d: lp[0] for d, lp in elmo_log_probs(model.net, chars, mask, s.index, ("forward", "backward")).items()}
-    per["both"] = _combine(per)
+    per = elmo_log_probs(model.net, chars, mask, s.index, ("forward", "backward"))
+    per = {d: slot_log_probs_from(model, s, lp[0]) for d, lp in {**per, "both": _combine(per)}.items()}
     return pd.concat([_top_table(lp, model.tokenizer, top_k).assign(direction=d) for d, lp in per.items()],
                      ignore_index=True)[["direction", "rank", "token", "probability", "token_id"]]
 
