@@ -43,7 +43,7 @@ class ProbeSettings:
     optimizer: str = "auto"  # "lbfgs" (full batch), "adam" (mini-batch), or auto: L-BFGS up to lbfgs_max_values
     lbfgs_max_values: int = 20_000_000  # rows x dim up to which full-batch L-BFGS is used
     max_iter: int = 50  # L-BFGS iterations (accuracy is flat beyond this on POS probes)
-    epochs: int = 6  # Adam passes over the data ...
+    epochs: int = 3  # Adam passes over the data ...
     min_steps: int = 300  # ... but at least this many updates on small data
     batch_size: int = 2048
     lr: float = 0.01
@@ -96,7 +96,7 @@ class Probe(nn.Module):
         return sum((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))
 
     @torch.no_grad()
-    def predict(self, x, batch_size: int = 65536) -> list[torch.Tensor]:
+    def predict(self, x, batch_size: int = 8192) -> list[torch.Tensor]:
         outs = [self(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
         return [torch.cat([o[h] for o in outs]).argmax(-1) for h in range(len(self.n_classes))]
 
@@ -131,7 +131,7 @@ class ScalarMixProbe(nn.Module):
 
 def standardiser(x: torch.Tensor, dim: int = 0):
     """Mean and std over rows; constant dimensions get std 1 so they do not blow up."""
-    mean, std = x.float().mean(dim), x.float().std(dim)
+    std, mean = torch.std_mean(x.float(), dim)
     return mean, torch.where(std > 1e-6, std, torch.ones_like(std))
 
 

@@ -78,8 +78,8 @@ def pairs_from_senses(sentences: list[SenseSentence], per_lemma: int = 12, seed:
     for (lemma, pos), contexts in sorted(by_lemma.items()):
         groups = {True: [], False: []}
         for (s1, a), (s2, b) in itertools.combinations(contexts, 2):
-            groups[bool(set(a.keys) & set(b.keys))].append(
-                WicPair(lemma, pos, tuple(s1.words), a.start, tuple(s2.words), b.start, bool(set(a.keys) & set(b.keys))))
+            same = bool(set(a.keys) & set(b.keys))
+            groups[same].append(WicPair(lemma, pos, tuple(s1.words), a.start, tuple(s2.words), b.start, same))
         k = min(per_lemma // 2, len(groups[True]), len(groups[False]))
         pairs += rng.sample(groups[True], k) + rng.sample(groups[False], k)
     return pairs

