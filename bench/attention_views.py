@@ -114,7 +114,11 @@ def markdown(result) -> str:
     views = ("head_view", "model_view", "head_heatmap", "rollout_figure")
     head = ("| model | tokens | trace s | flow (last token) s | "
             + " | ".join(f"{v} build s / KB / render ms" for v in views) + " |")
-    lines = [head, "|" + "---|" * (4 + len(views))]
+    lines = [f"Attention views, {result['cpu']}, {result['torch_threads']} torch threads; text {result['text']}. "
+             "Build s: Python time to make the plotly figure; KB: its plotly JSON; render ms: Plotly.newPlot in "
+             f"headless {result['browser']} (software WebGL). Head view at min_weight 0 (worst case, edge budget "
+             "on). Wall-clock times on a shared machine: compare orders of magnitude, not digits.", "",
+             head, "|" + "---|" * (4 + len(views))]
     for r in result["rows"]:
         flow = "refused" if r["flow_last_token_s"] is None else r["flow_last_token_s"]
         cells = [f"{r[f'{v}_build_s']} / {r[f'{v}_json_kb']} / {r.get(f'{v}_render_ms', '-')}" for v in views]
