@@ -111,6 +111,14 @@ def test_sidebar_picker_lists_user_models_and_keeps_the_choice_across_pages(app)
     assert at.sidebar.multiselect(key="models").value == [app.folders["elmo"]]
 
 
+def test_models_named_in_the_address_are_picked(app):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["models"] = f"{app.folders['gpt2']},/no/such/folder,{app.folders['elmo']}"
+    at.run()
+    assert_clean(at)
+    assert at.sidebar.multiselect(key="models").value == [app.folders["gpt2"], app.folders["elmo"]]
+
+
 # -- Compare -----------------------------------------------------------------------------------
 def test_compare_shows_every_model_side_by_side(app):
     at = app("bert", "gpt2", "elmo", page="compare")

@@ -72,7 +72,7 @@ def settle(page, timeout: float = 180) -> None:
         if quiet >= 4:
             return
         page.wait_for_timeout(250)
-    raise AssertionError(f"the page kept running for {timeout} s")
+    raise AssertionError(f"{page.url} kept running for {timeout} s")
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,8 @@ def app_url(tmp_path_factory):
         make_tiny(family).save(home / "models" / f"{family}-small", {"note": "test model"})
     port = free_port()
     process = start_app(home, port)
-    yield f"http://127.0.0.1:{port}"
+    picked = ",".join(str(home / "models" / f"{family}-small") for family in ("bert", "gpt2", "elmo"))
+    yield f"http://127.0.0.1:{port}", picked
     process.terminate()
     process.wait(timeout=30)
 
@@ -93,8 +94,10 @@ def shots(tmp_path_factory):
 
 
 def test_every_page_renders_offline_without_errors(app_url, shots):
+    """With the small test models picked through the address (the shipped ones would make it slow)."""
     from playwright.sync_api import sync_playwright
 
+    url, picked = app_url
     outside = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -102,7 +105,7 @@ def test_every_page_renders_offline_without_errors(app_url, shots):
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL)
                    else (outside.append(route.request.url), route.abort()))
         for path, box, sentence, button, figures in PAGES:
-            page.goto(f"{app_url}/{path}")
+            page.goto(f"{url}/{path}?models={picked}")
             page.wait_for_selector("h1", timeout=120_000)
             settle(page)
             if sentence:
@@ -119,13 +122,14 @@ def test_every_page_renders_offline_without_errors(app_url, shots):
                 page.wait_for_timeout(500)
                 settle(page)
             name = path or "journey"
+            assert "bert-small (folder)" in page.locator('[data-testid="stSidebar"]').inner_text(), name
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
             assert page.locator('[data-testid="stException"]').count() == 0, name
             errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
             assert not errors, (name, errors)
             drawn = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').count()
             assert drawn >= figures, f"{name}: {drawn} figures drawn, expected at least {figures}"
-        downloads_work(page, app_url)
+        downloads_work(page, url)
         browser.close()
     if os.environ.get("LT_SCREENSHOTS"):
         keep = Path(os.environ["LT_SCREENSHOTS"])

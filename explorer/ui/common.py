@@ -172,11 +172,20 @@ def add_model(name: str) -> None:
 
 
 def sidebar() -> None:
-    """The model picker shared by every page, drawn in the sidebar on every run."""
+    """The model picker shared by every page, drawn in the sidebar on every run.
+
+    A session starts with the models named in the address (``?models=gpt2-tiny,bert-tiny``, so a view can
+    be bookmarked), else the shipped models, else the first few available.
+    """
     options = available_models()
-    shipped = [n for n in options if n in TINY]
-    chosen = st.session_state.get(PICKED, shipped or options[:3])
-    chosen = [n for n in chosen + st.session_state.pop(_PENDING, []) if n in options]
+    if PICKED not in st.session_state:
+        asked = [n for n in st.query_params.get(PICKED, "").split(",") if n]
+        loaded = st.session_state.setdefault(LOADED, [])
+        loaded += [n for n in asked if n not in options and n not in loaded and is_path(n)]  # folders only
+        options = available_models()
+        shipped = [n for n in options if n in TINY]
+        st.session_state[PICKED] = [n for n in asked if n in options] or shipped or options[:3]
+    chosen = [n for n in st.session_state[PICKED] + st.session_state.pop(_PENDING, []) if n in options]
     st.session_state[PICKED] = list(dict.fromkeys(chosen))
     with st.sidebar:
         st.multiselect("Models", options, key=PICKED, format_func=label,
