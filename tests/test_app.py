@@ -407,6 +407,11 @@ def test_fewshot_bad_template_and_too_many_shots_give_messages(app):
     assert not at.exception and "context" in errors(at)
     at.text_input(key="fewshot-in-sentiment").set_value("no placeholder").run()
     assert not at.exception and "{input}" in errors(at)
+    at.text_input(key="fewshot-in-sentiment").set_value("{input} ->").run()
+    at.text_input(key="fewshot-instr-sentiment").set_value("Say\x1b[31m it").run()
+    assert not at.exception and "the instruction contains a control character" in errors(at)
+    at.text_input(key="fewshot-instr-sentiment").set_value("Is it nice? 😀 " * 700).run()  # 10k characters
+    assert not at.exception and "context" in errors(at)
 
 
 @pytest.mark.parametrize("name, content, message", [

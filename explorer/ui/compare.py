@@ -66,27 +66,29 @@ def tokenization_table(names: tuple, text: str) -> pd.DataFrame:
 def predictions(names, text):
     st.header("Predictions", divider="gray")
     top_k = st.slider("Top predictions per model", 3, 15, 5, key="compare-topk")
-    tables = {}
+    results = {}
     for name in names:
         with common.guard("Predicting", name):
-            tables[name] = blank_predictions(name, text, top_k)
-    if not tables:
+            results[name] = blank_predictions(name, text, top_k)
+    if not results:
         return
-    columns = st.columns(min(3, len(tables)))
-    for i, (name, table) in enumerate(tables.items()):
+    columns = st.columns(min(3, len(results)))
+    for i, (table, fig) in enumerate(results.values()):
         with columns[i % len(columns)]:
-            fig = prediction.top_k_figure(table.drop(columns="model"),
-                                          f"{common.label(name)}<br><sup>{table.context.iloc[0]}</sup>")
-            fig.update_layout(height=150 + 26 * top_k, margin=dict(l=10, r=10))
             st.plotly_chart(fig, key=f"compare-predictions-{i}", config={"displaylogo": False})
-    common.downloads("compare-predictions", data=pd.concat(tables.values(), ignore_index=True), name="predictions")
+    tables = [table for table, _ in results.values()]
+    common.downloads("compare-predictions", data=pd.concat(tables, ignore_index=True), name="predictions")
 
 
 @common.cached
-def blank_predictions(name: str, text: str, top_k: int) -> pd.DataFrame:
+def blank_predictions(name: str, text: str, top_k: int):
+    """A model's top-k for the blank, and its panel (cached with it: a figure costs more than the lookup)."""
     table = prediction.blank_table([common.load_model(name)], text, top_k)
     table["model"] = common.label(name)
-    return table
+    fig = prediction.top_k_figure(table.drop(columns="model"),
+                                  f"{common.label(name)}<br><sup>{table.context.iloc[0]}</sup>")
+    fig.update_layout(height=150 + 26 * top_k, margin=dict(l=10, r=10))
+    return table, fig
 
 
 # -- logit lens --------------------------------------------------------------------------------------------

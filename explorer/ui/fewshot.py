@@ -9,6 +9,7 @@ import streamlit as st
 from explorer import ExplorerError
 from explorer.analysis import induction, prompting
 from explorer.data.tasks import Template, get_task, load_task_file, task_names
+from explorer.text import check_text
 from explorer.ui import common
 
 CAUSAL = ("gpt", "gpt2", "gpt3")
@@ -91,6 +92,10 @@ def choose_template(task):
                                        help=r"Between examples; \n is a new line.")
         instruction = st.text_input("Instruction (optional)", task.instruction, key=f"fewshot-instr-{task.name}")
     try:
+        for what, value in (("the query format", input_format), ("the answer format", output_format),
+                            ("the instruction", instruction)):
+            if value.strip():
+                check_text(value, what)
         return Template(input_format, output_format, _unescape(separator)), instruction
     except ExplorerError as e:
         st.error(str(e), icon=":material/error:")
