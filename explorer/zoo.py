@@ -3,9 +3,7 @@ import os
 import re
 from pathlib import Path
 
-from .checkpoints import load_directory, load_hf
 from .errors import ExplorerError
-from .families.base import Model
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINED = ROOT / "trained"
@@ -45,8 +43,10 @@ def list_models() -> list[str]:
     return shipped + user
 
 
-def load(name_or_path: str) -> Model:
-    """A shipped name ("bert-tiny"), a local checkpoint folder, or a Hugging Face id ("gpt2")."""
+def load(name_or_path: str):
+    """A shipped name ("bert-tiny"), a local checkpoint folder, or a Hugging Face id ("gpt2") -> a Model."""
+    from .checkpoints import load_directory, load_hf  # torch and transformers only when a model is wanted
+
     if not isinstance(name_or_path, str) or not name_or_path.strip():
         raise ExplorerError("no model given: name a shipped model, a checkpoint folder, or a Hugging Face id")
     name = name_or_path.strip()
