@@ -6,8 +6,10 @@
 #   scripts/train_shipped.sh corpus/ trained/           # then: git add trained/*/ (no checkpoint/ is left)
 #
 # Environment:
-#   TOKENS    token budget of every model (default 30000000: one H100/H200 GPU, all five in parallel, about
-#             6 minutes). On 2 CPU cores use TOKENS=500000 (each model alone: see the README for times).
+#   TOKENS    token budget of every model (default 24000000: one H100/H200 GPU, all five in parallel, under
+#             7 minutes; on an H200 the transformers ran at 160-540 k tokens/s each, ELMo is the long pole).
+#             On 2 CPU cores use TOKENS=1000000: one model at a time, about 20 minutes each for the slowest
+#             (ELMo and GPT-3-tiny, ~800-900 tokens/s uncontended; GPT/GPT-2/BERT-tiny are 1-4x faster).
 #   PARALLEL  1: all five at once (default when a CUDA GPU is visible), 0: one after another (default on CPU)
 #   BATCH     sequences per step (default 32; ELMo's windows: BATCH_ELMO, default 5 x BATCH), SEED (default 0), DEVICE (default auto), PYTHON (default python3)
 #
@@ -18,7 +20,7 @@ set -euo pipefail
 corpus=${1:?usage: scripts/train_shipped.sh CORPUS_DIR OUT_DIR}
 out=${2:?usage: scripts/train_shipped.sh CORPUS_DIR OUT_DIR}
 PYTHON=${PYTHON:-python3}
-TOKENS=${TOKENS:-30000000}
+TOKENS=${TOKENS:-24000000}
 BATCH=${BATCH:-32}
 SEED=${SEED:-0}
 DEVICE=${DEVICE:-auto}

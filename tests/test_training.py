@@ -320,11 +320,15 @@ def test_two_data_parallel_processes_agree_with_one(corpus_file, tmp_path):
 # -- the shipped models are visibly trained -----------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def held_out():
-    """WikiText-2 test sentences: the same kind of text as training (its valid split), never trained on."""
-    from explorer.data.corpus import wikitext_lines
+def held_out(tmp_path_factory):
+    """Sentences of the shipped corpus's validation slice (rebuilt from ../shared/data): never trained on."""
+    from conftest import SHARED_DATA
+    from explorer.data.corpus import build_shipped_corpus
 
-    lines = wikitext_lines(shared_data("wikitext2_v1", "test.txt"))
+    shared_data("semcor30_wn30", "semcor.data.xml")
+    folder = tmp_path_factory.mktemp("shipped-corpus")
+    build_shipped_corpus(SHARED_DATA, folder)
+    lines = (folder / "valid.txt").read_text().splitlines()
     return [line for line in lines if 8 <= len(line.split()) <= 40 and "<unk>" not in line][:300]
 
 
