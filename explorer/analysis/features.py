@@ -61,13 +61,20 @@ class Features:
 
     def layer(self, layer: int, rows=None) -> torch.Tensor:
         """float32 [rows, d] for one layer (all rows, or the given row indices)."""
-        block = self.vectors[layer] if rows is None else self.vectors[layer][np.asarray(rows)]
-        return torch.from_numpy(np.asarray(block, dtype=np.float32))
+        block = self._read(layer)
+        return torch.from_numpy((block if rows is None else block[np.asarray(rows)]).astype(np.float32))
 
     def all_layers(self, rows) -> torch.Tensor:
         """float16 [n_layers + 1, len(rows), d]: every layer for the given rows (for the scalar mix)."""
         rows = np.asarray(rows)
-        return torch.from_numpy(np.stack([np.asarray(self.vectors[l][rows]) for l in range(self.n_layers)]))
+        return torch.from_numpy(np.stack([self._read(layer)[rows] for layer in range(self.n_layers)]))
+
+    def _read(self, layer: int) -> np.ndarray:
+        """One layer read from the file, not through the memory map: pages a map touches count as the
+        process's memory until the map closes, so sweeping every layer would hold the whole file."""
+        count = len(self) * self.dim
+        return np.fromfile(self.directory / "vectors.npy", dtype=np.float16, count=count,
+                           offset=self.vectors.offset + layer * count * 2).reshape(len(self), self.dim)
 
 
 def model_fingerprint(model: Model) -> str:
@@ -137,20 +144,23 @@ def _build(model, sentences, select, key, directory, batch_size, progress):
     try:
         probe = model.trace(words=sentences[0], attentions=False, logits=False)
         shape = (probe.hidden.shape[0], int(offsets[-1]), probe.hidden.shape[-1])
-        vectors = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=shape)
+        header = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=shape)
+        writer = _RowWriter(tmp / "vectors.npy", header.offset, shape)
+        del header
         missing = np.zeros(shape[1], dtype=bool)
         # Similar lengths in a batch waste little on padding; rows still go to each sentence's own place.
         order = sorted(range(len(sentences)), key=lambda i: sum(len(w) for w in sentences[i]))
         bar = tqdm(total=len(sentences), desc=f"features from {model.name}", unit="sentence", disable=not progress)
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            traces = model.trace_batch([list(sentences[i]) for i in batch], batch_size=batch_size)
-            for i, tr in zip(batch, traces):
-                _store(tr, sentences[i], i, chosen[i], offsets[i], pool, vectors, missing)
-            bar.update(len(batch))
-        bar.close()
-        vectors.flush()
-        del vectors
+        try:
+            for start in range(0, len(order), batch_size):
+                batch = order[start:start + batch_size]
+                traces = model.trace_batch([list(sentences[i]) for i in batch], batch_size=batch_size)
+                for i, tr in zip(batch, traces):
+                    writer.write(offsets[i], _vectors(tr, sentences[i], i, chosen[i], offsets[i], pool, missing))
+                bar.update(len(batch))
+        finally:
+            writer.close()
+            bar.close()
         np.save(tmp / "offsets.npy", offsets)
         np.save(tmp / "missing.npy", missing)
         meta = key | dict(layers=shape[0], rows=shape[1], dim=shape[2], sentences=len(sentences),
@@ -165,21 +175,40 @@ def _build(model, sentences, select, key, directory, batch_size, progress):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _store(trace, words: list[str], sentence: int, chosen: list[int], offset: int, pool, vectors, missing):
-    """Write one sentence's selected words. A word the model never saw (cut off by its context, or
-    mapped to no token at all) keeps a zero row marked missing; probes leave such rows out."""
+class _RowWriter:
+    """Writes a sentence's rows into every layer of the .npy file with plain positioned writes, so the
+    process never maps (and holds) the growing file."""
+
+    def __init__(self, path: Path, offset: int, shape: tuple):
+        self.fd = os.open(path, os.O_WRONLY)
+        self.offset, (self.n_layers, self.rows, self.dim) = offset, shape
+
+    def write(self, row: int, block: np.ndarray):  # block: float16 [n_layers, n_rows, dim]
+        for layer in range(self.n_layers):
+            position = self.offset + 2 * self.dim * (layer * self.rows + row)
+            os.pwrite(self.fd, np.ascontiguousarray(block[layer]).tobytes(), position)
+
+    def close(self):
+        os.close(self.fd)
+
+
+def _vectors(trace, words: list[str], sentence: int, chosen: list[int], offset: int, pool, missing) -> np.ndarray:
+    """float16 [n_layers, len(chosen), d]: one sentence's selected words. A word the model never saw
+    (cut off by its context, or mapped to no token at all) keeps a zero row marked missing; probes
+    leave such rows out."""
     layers = torch.stack([trace.word_vectors(layer, pool) for layer in range(trace.hidden.shape[0])])
     position = _positions(words, trace.words)
     empty = [w for j, w in enumerate(words) if position[j] is None and j < _last_seen(position)]
     if empty:
         warnings.warn(f"{trace.model}'s tokenizer maps {empty} (sentence {sentence}) to no tokens: "
                       "left out of the probe", EmptyWordWarning)
-    rows = np.arange(offset, offset + len(chosen))
     where = np.array([-1 if position[j] is None else position[j] for j in chosen], dtype=np.int64)
+    block = np.zeros((layers.shape[0], len(chosen), layers.shape[-1]), dtype=np.float16)
     keep = where >= 0
-    missing[rows[~keep]] = True
+    missing[offset + np.flatnonzero(~keep)] = True
     if keep.any():
-        vectors[:, rows[keep]] = layers[:, where[keep]].float().cpu().numpy()
+        block[:, keep] = layers[:, where[keep]].float().cpu().numpy()
+    return block
 
 
 def _positions(words: list[str], traced: list[str]) -> list[int | None]:

@@ -29,7 +29,7 @@ from ..data.wsd import FRAMEWORK_PARTS, SenseInstance, SenseSentence
 from ..errors import ExplorerError
 from ..families.base import Model
 from .features import Features, extract_features
-from .probing import ProbeSettings, table
+from .probing import ProbeSettings, standardiser, table
 
 
 @dataclass
@@ -190,9 +190,8 @@ def wsd_probe(model: Model, train: list[SenseSentence], test: list[SenseSentence
             rows += [(part, layer, k, v, len(idx)) for k, v in scores.items()]
     if settings.mix:
         mix = fit_sense_mix(tr, inventory, settings)
-        mixed_test = mix.mix(torch.stack([te.vectors(l) for l in range(te.features.n_layers)], 1))
-        centroids = inventory.centroids(mix.mix(torch.stack([tr.vectors(l) for l in range(tr.features.n_layers)], 1)))
-        predictions = _predict(te, mixed_test, centroids, candidates, inventory, fallback)
+        centroids = inventory.centroids(mix.mixed(tr))
+        predictions = _predict(te, mix.mixed(te), centroids, candidates, inventory, fallback)
         for part, idx in parts.items():
             scores = framework_scores([predictions[i] for i in idx], [te.instances[i] for i in idx])
             rows.append((part, None, "mix_f1", scores["f1"], len(idx)))
@@ -224,8 +223,13 @@ class SenseMix(nn.Module):
         self.scalars = nn.Parameter(torch.zeros(mean.shape[0]))
         self.log_temperature = nn.Parameter(torch.tensor(-2.0))
 
-    def mix(self, x):  # [n, L, d] -> [n, d]
-        return torch.einsum("l,nld->nd", self.scalars.softmax(0), (x - self.mean) / self.std)
+    def standardised(self, data: SenseData, layer: int) -> torch.Tensor:
+        return (data.vectors(layer) - self.mean[layer]) / self.std[layer]
+
+    @torch.no_grad()
+    def mixed(self, data: SenseData) -> torch.Tensor:
+        """[n_instances, d]: the weighted sum of standardised layers, one layer in memory at a time."""
+        return sum(w * self.standardised(data, layer) for layer, w in enumerate(self.weights()))
 
     def weights(self) -> list[float]:
         return self.scalars.detach().softmax(0).tolist()
@@ -239,35 +243,39 @@ def fit_sense_mix(tr: SenseData, inventory: SenseInventory, settings: ProbeSetti
     senses and a sense seen at least twice teach anything.
     """
     torch.manual_seed(settings.seed)
-    x = torch.stack([tr.vectors(l) for l in range(tr.features.n_layers)], 1)  # [n, L, d]
-    mean, std = x[tr.has_vector].mean(0), x[tr.has_vector].std(0).clamp(min=1e-6)
-    mix = SenseMix(mean, std)
-    z = (x - mean) / std
-    counts = Counter(s for _, s in inventory.members)
-    sums = torch.zeros(len(inventory.keys), *z.shape[1:]).index_add_(
-        0, torch.tensor([s for _, s in inventory.members]), z[torch.tensor([i for i, _ in inventory.members])])
-    n = torch.tensor([counts[s] for s in range(len(inventory.keys))], dtype=torch.float)
+    n_layers = tr.features.n_layers
+    stats = [standardiser(tr.vectors(layer)[tr.has_vector]) for layer in range(n_layers)]
+    mix = SenseMix(torch.stack([m for m, _ in stats]), torch.stack([s for _, s in stats]))
+    member_inst, member_sense = (torch.tensor(c) for c in zip(*inventory.members))
+    n = torch.bincount(member_sense, minlength=len(inventory.keys)).float()
     cand = inventory.candidate_matrix(tr.instances)
     usable = [i for i, inst in enumerate(tr.instances)
               if tr.has_vector[i] and len(inst.keys) == 1 and (cand[i] >= 0).sum() > 1
-              and counts[inventory.index[inst.keys[0]]] > 1]
+              and n[inventory.index[inst.keys[0]]] > 1]
     if not usable:
         return mix  # nothing to learn from: uniform weights
-    rng = np.random.default_rng(settings.seed)
-    usable = torch.tensor(rng.permutation(usable)[:settings.mix_max_rows])
+    usable = torch.tensor(np.random.default_rng(settings.seed).permutation(usable)[:settings.mix_max_rows])
+    # Per-sense sums of standardised vectors [S, L, d] and the training rows [U, L, d] (float16), layer by layer.
+    sums = torch.zeros(len(inventory.keys), n_layers, tr.features.dim)
+    z = torch.zeros(len(usable), n_layers, tr.features.dim, dtype=torch.float16)
+    for layer in range(n_layers):
+        zl = mix.standardised(tr, layer)
+        sums[:, layer].index_add_(0, member_sense, zl[member_inst])
+        z[:, layer] = zl[usable].half()
     gold_sense = torch.tensor([inventory.index[tr.instances[i].keys[0]] for i in usable.tolist()])
-    gold_pos = (cand[usable] == gold_sense[:, None]).float().argmax(-1)
+    cand = cand[usable]
+    gold_pos = (cand == gold_sense[:, None]).float().argmax(-1)
     opt = torch.optim.Adam(mix.parameters(), lr=0.05)
     gen = torch.Generator().manual_seed(settings.seed)
-    for _ in range(max(settings.min_steps // 2, 1)):
+    for _ in range(settings.min_steps):
         batch = torch.randint(len(usable), (min(512, len(usable)),), generator=gen)
-        inst, c, g = usable[batch], cand[usable[batch]], gold_pos[batch]
+        c, g, own_sense = cand[batch], gold_pos[batch], gold_sense[batch]
         w = mix.scalars.softmax(0)
-        v = torch.einsum("l,bld->bd", w, z[inst])
-        mixed_means = torch.einsum("l,sld->sd", w, sums) / n[:, None]
-        means = mixed_means[c.clamp(min=0)]
+        v = torch.einsum("l,bld->bd", w, z[batch].float())
+        mixed_sums = torch.einsum("l,sld->sd", w, sums)
+        means = mixed_sums[c.clamp(min=0)] / n[c.clamp(min=0), None]
         # The instance's own sense: its centroid without the instance (leave one out).
-        own = (mixed_means[gold_sense[batch]] * n[gold_sense[batch], None] - v) / (n[gold_sense[batch]] - 1)[:, None]
+        own = (mixed_sums[own_sense] - v) / (n[own_sense] - 1)[:, None]
         means = means.index_put((torch.arange(len(batch)), g), own)
         sims = nn.functional.cosine_similarity(v[:, None], means, dim=-1) / mix.log_temperature.exp()
         loss = nn.functional.cross_entropy(sims.masked_fill(c < 0, -torch.inf), g)
