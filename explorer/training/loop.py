@@ -465,7 +465,7 @@ class Trainer:
                                    f"{config.min_lr:g} x lr", optimizer="AdamW (0.9, 0.95)",
                           weight_decay=config.weight_decay, grad_clip=config.grad_clip, seed=config.seed,
                           icl_share=config.icl_share if self.model.causal else 0.0, dropout=config.dropout),
-            results=results, wall_time_s=round(self.elapsed, 1), hardware=hardware(rt),
+            results=results, wall_time_s=round(self.elapsed, 3), hardware=hardware(rt),
             git_commit=git_commit(), command=config.command(rt.world),
         )
 
