@@ -129,9 +129,9 @@ class ScalarMixProbe(nn.Module):
         return self.scalars.detach().softmax(0).tolist()
 
 
-def standardiser(x: torch.Tensor, dim: int = 0):
+def standardiser(x: torch.Tensor):
     """Mean and std over rows; constant dimensions get std 1 so they do not blow up."""
-    std, mean = torch.std_mean(x.float(), dim)
+    std, mean = torch.std_mean(x.float(), 0)
     return mean, torch.where(std > 1e-6, std, torch.ones_like(std))
 
 
@@ -170,7 +170,7 @@ def _lbfgs(probe, x, targets, settings):
 
 
 def _adam(probe, x, targets, settings):
-    """Mini-batch Adam with a cosine-decayed learning rate; x may be float16 (converted per batch)."""
+    """Mini-batch Adam with a one-cycle learning rate (warm-up, then cosine decay); x may be float16."""
     opt = torch.optim.Adam(probe.parameters(), lr=settings.lr)
     per_epoch = math.ceil(len(x) / settings.batch_size)
     epochs = max(settings.epochs, math.ceil(settings.min_steps / per_epoch))
@@ -190,7 +190,8 @@ def _adam(probe, x, targets, settings):
 def fit_scalar_mix(x: torch.Tensor, y: torch.Tensor, n_classes: int, settings: ProbeSettings) -> ScalarMixProbe:
     """x: [rows, L, d] (float16 is fine: mini-batches are converted as they are used)."""
     torch.manual_seed(settings.seed)
-    probe = ScalarMixProbe(*standardiser(x, dim=0), n_classes)
+    stats = [standardiser(x[:, layer]) for layer in range(x.shape[1])]  # a layer at a time: bounded memory
+    probe = ScalarMixProbe(torch.stack([m for m, _ in stats]), torch.stack([s for _, s in stats]), n_classes)
     _train(probe, x, [y], settings)
     return probe.eval()
 
