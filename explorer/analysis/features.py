@@ -1,9 +1,10 @@
 """Word vectors at every layer for a whole dataset, through Trace, cached on disk.
 
-A dataset of S sentences becomes one float16 array [n_layers + 1, rows, d] memory-mapped from
-disk, where the rows are the sentences' selected words in order (all words for POS, the target
-words for WSD). Sentences are traced a batch at a time and written straight to the array, so
-memory stays bounded whatever the dataset's size. The cache is keyed by the model (its name and
+A dataset of S sentences becomes one float16 .npy array [n_layers + 1, rows, d] on disk (open it
+memory-mapped as ``Features.vectors``), where the rows are the sentences' selected words in order
+(all words for POS, the target words for WSD). Sentences are traced a batch at a time and written
+straight to the file, and probes read it a layer at a time, so memory stays bounded whatever the
+dataset's size. The cache is keyed by the model (its name and
 a hash of its weights), the dataset (sha256 of the words and the selection) and the pooling; a
 second sweep over the same data opens the array instead of running the model again.
 """
@@ -142,8 +143,8 @@ def _build(model, sentences, select, key, directory, batch_size, progress):
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".partial-"))
     try:
-        probe = model.trace(words=sentences[0], attentions=False, logits=False)
-        shape = (probe.hidden.shape[0], int(offsets[-1]), probe.hidden.shape[-1])
+        first = model.trace(words=sentences[0], attentions=False, logits=False)  # for the layer count and width
+        shape = (first.hidden.shape[0], int(offsets[-1]), first.hidden.shape[-1])
         header = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=shape)
         writer = _RowWriter(tmp / "vectors.npy", header.offset, shape)
         del header
