@@ -466,7 +466,7 @@ def test_train_starts_stops_resumes_and_the_model_joins_the_picker(app, tmp_path
     at.selectbox(key="train-family").set_value("gpt2")
     at.text_input(key="train-name").set_value("trained-here")
     at.text_input(key="train-corpus").set_value(str(corpus))
-    at.number_input(key="train-tokens").set_value(12_000)
+    at.number_input(key="train-tokens").set_value(100_000)  # long enough that Stop lands before the run ends on an idle machine
     at.number_input(key="train-batch").set_value(8)
     at.number_input(key="train-every").set_value(3)
     at.button(key="FormSubmitter:train-new-Start training").click().run()
