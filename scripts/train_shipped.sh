@@ -12,6 +12,10 @@
 #             (ELMo and GPT-3-tiny, ~800-900 tokens/s uncontended; GPT/GPT-2/BERT-tiny are 1-4x faster).
 #   PARALLEL  1: all five at once (default when a CUDA GPU is visible), 0: one after another (default on CPU)
 #   BATCH     sequences per step (default 32; ELMo's windows: BATCH_ELMO, default 5 x BATCH), SEED (default 0), DEVICE (default auto), PYTHON (default python3)
+#   ICL_SHARE share of the causal models' sequences that are key -> value documents (default 0.5, see explorer/data/icl.py)
+#   BERT_BATCH, BERT_LR, BERT_WARMUP  BERT's own schedule (default BATCH, 5e-4, 0.1): post-LN BERT stalls at the
+#             unigram plateau with the others' lr 1e-3 and 5 % warmup; more, smaller steps get it out
+#   NAMES     which models (default all five)
 #
 # Re-running after an interruption resumes each unfinished model from its last checkpoint and skips finished ones.
 # Needs only torch, transformers, tokenizers, safetensors and tqdm; run it from the repository root.
@@ -27,7 +31,7 @@ DEVICE=${DEVICE:-auto}
 if [[ -z ${PARALLEL:-} ]]; then
   PARALLEL=$("$PYTHON" -c "import torch; print(int(torch.cuda.is_available()))")
 fi
-NAMES=(elmo-tiny gpt-tiny bert-tiny gpt2-tiny gpt3-tiny)
+read -ra NAMES <<< "${NAMES:-elmo-tiny gpt-tiny bert-tiny gpt2-tiny gpt3-tiny}"
 mkdir -p "$out"
 if [[ $PARALLEL == 1 ]]; then  # share the CPU cores that feed the GPU
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( ($(nproc) + 4) / 5 ))}
@@ -35,14 +39,18 @@ fi
 
 train_one() {
   local name=$1 family=${1%-tiny} extra=() batch=$BATCH
-  # ELMo's sequences are windows of whole sentences, up to 64 words (about 49 tokens on this corpus), the
-  # transformers' are full 256-token contexts: 5 x BATCH windows match their tokens per step.
-  [[ $family == elmo ]] && batch=${BATCH_ELMO:-$(( BATCH * 5 ))}
+  case $family in
+    # ELMo's sequences are windows of whole sentences, up to 64 words (about 49 tokens on this corpus), the
+    # transformers' are full 256-token contexts: 5 x BATCH windows match their tokens per step.
+    elmo) batch=${BATCH_ELMO:-$(( BATCH * 5 ))} ;;
+    bert) batch=${BERT_BATCH:-$BATCH}; extra=(--lr "${BERT_LR:-0.0005}" --warmup "${BERT_WARMUP:-0.1}") ;;
+    *) extra=(--icl-share "${ICL_SHARE:-0.5}") ;;
+  esac
   if [[ -f $out/$name/config.json ]]; then
     echo "$name: already trained in $out/$name"
     return 0
   fi
-  [[ -f $out/$name/checkpoint/latest.json ]] && extra=(--resume)
+  [[ -f $out/$name/checkpoint/latest.json ]] && extra+=(--resume)
   "$PYTHON" -m explorer.training "$family" --corpus "$corpus" --tokens "$TOKENS" --out "$out/$name" --name "$name" \
     --batch-size "$batch" --seed "$SEED" --device "$DEVICE" "${extra[@]}"
 }

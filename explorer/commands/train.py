@@ -15,6 +15,7 @@ def add_arguments(parser):
     parser.add_argument("--batch-size", type=int, default=32, help="sequences per step, over all processes")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--warmup", type=float, default=0.05, help="share of the steps spent warming up the learning rate")
     parser.add_argument("--icl-share", type=float, default=0.1,
                         help="share of causal-LM sequences that are in-context key -> value documents (Chan et al. 2022)")
     parser.add_argument("--dropout", type=float, default=None, help="override every dropout rate (e.g. 0)")
@@ -60,7 +61,7 @@ def run(args):
     from ..training import TrainConfig, train
 
     config = TrainConfig(family=args.family, corpus=args.corpus, tokens=args.tokens, out=args.out, name=args.name,
-                         size=args.size or {}, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         size=args.size or {}, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, seed=args.seed,
                          icl_share=args.icl_share, dropout=args.dropout, checkpoint_every=args.checkpoint_every,
                          eval_every=args.eval_every)
     out = train(config, resume=args.resume, force=args.force, device=args.device, progress=not args.no_progress)
