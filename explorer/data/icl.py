@@ -3,11 +3,14 @@
 Following Chan et al. (2022), in-context learning emerges when some training sequences are
 "bursty": a mapping that repeats within the sequence and changes between sequences. A share of
 the causal models' training sequences are such mapping documents; the `retrieval` few-shot task
-asks for a key's value given pairs in the prompt, in exactly this format.
+asks for a key's value given pairs in the prompt, in exactly this format. The value follows the key
+directly ("apple 3"), the shape an induction head completes ([A][B] ... [A] -> [B], Olsson et al. 2022);
+with a separator ("apple -> 3") the lookup has to match two tokens back, and the tiny models trained on
+30M tokens did not learn it.
 """
 import random
 
-TEMPLATE = "{input} -> {output}\n"
+TEMPLATE = "{input} {output}\n"
 VALUES = [str(d) for d in range(10)]
 KEYS = """
 apple bird boat bread chair cloud coat cup desk door dog egg field fire fish flower fork garden

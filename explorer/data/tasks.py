@@ -260,7 +260,7 @@ def _first_letter():
 
 # -- in-context retrieval: the training mix's key -> value format ---------------------------------------
 def _template_of(line_format: str) -> Template:
-    """icl.TEMPLATE ("{input} -> {output}\\n") as a Template, moving the space before the answer into it."""
+    """icl.TEMPLATE ("{input} {output}\\n") as a Template, moving the space before the answer into it."""
     head, tail = line_format.split("{output}")
     query = head.rstrip()
     return Template(query, head[len(query):] + "{output}", tail)
