@@ -293,19 +293,30 @@ def test_fewshot_cli(tmp_path, capsys):
 
 
 # -- the shipped models -------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="known gap: trained with a 10 % share of key -> value documents over 30M tokens, "
-                   "the causal models copy a recent value instead of looking the key up (no induction head formed); "
-                   "they need a retrain with a larger share (issue 6). Strict: passing fails.")
-def test_shipped_gpt3_tiny_learns_retrieval_in_context():
-    """GPT-3-tiny's retrieval accuracy rises by >= 30 points from k=0 to k=8, more steeply than GPT-2-tiny's."""
-    big, small = shipped("gpt3-tiny"), shipped("gpt2-tiny")
+def _retrieval_rise(models) -> tuple[dict, dict]:
+    """Each model's retrieval accuracy at k = 8 minus at k = 0 (3 seeds x 50 queries), and the mean table."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", TruncationWarning)  # 8 shots must fit: no silent truncation
-        table = accuracy_curve([big, small], get_task("retrieval"), ks=(0, 8), seeds=3, n_queries=50).table
+        table = accuracy_curve(models, get_task("retrieval"), ks=(0, 8), seeds=3, n_queries=50).table
     mean = table.groupby(["model", "k"]).accuracy.mean()
-    rise = {m.name: mean[(m.name, 8)] - mean[(m.name, 0)] for m in (big, small)}
-    assert rise[big.name] >= 0.30, f"GPT-3-tiny's curve: {mean.to_dict()}"
-    assert rise[big.name] > rise[small.name], f"curves: {mean.to_dict()}"
+    return {m.name: mean[(m.name, 8)] - mean[(m.name, 0)] for m in models}, mean.to_dict()
+
+
+def test_shipped_gpt2_and_gpt_tiny_learn_retrieval_in_context():
+    """Trained with a 50 % share of key value documents, the 3.4M causal models look keys up in the prompt."""
+    rise, curves = _retrieval_rise([shipped("gpt2-tiny"), shipped("gpt-tiny")])
+    assert min(rise.values()) >= 0.30, f"curves: {curves}"
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: on the same 30M tokens GPT-3-tiny (12.6M) formed the key lookup "
+                   "less cleanly than GPT-2-tiny (k=8: about 41 % against 95 %); issue 6 asks for the larger model to "
+                   "rise more steeply. Strict: passing fails.")
+def test_shipped_gpt3_tiny_learns_retrieval_more_steeply_than_gpt2_tiny():
+    """GPT-3-tiny's retrieval accuracy rises by >= 30 points from k=0 to k=8, more steeply than GPT-2-tiny's."""
+    big, small = shipped("gpt3-tiny"), shipped("gpt2-tiny")
+    rise, curves = _retrieval_rise([big, small])
+    assert rise[big.name] >= 0.30, f"curves: {curves}"
+    assert rise[big.name] > rise[small.name], f"curves: {curves}"
 
 
 def test_random_seeds_are_stable():
