@@ -4,8 +4,9 @@ Two toy tasks over 500 random word ids that only positional attention solves, sa
 2 heads), optimizer (AdamW 1e-3, betas 0.9/0.95), batch (32 x 64 tokens) and steps:
   - GPT-2 (pre-LN decoder): a random half repeated; loss on the second half (an induction head solves it);
   - BERT (post-LN encoder, MLM): pairs "a a b b ...", 15 % of positions [MASK]ed; accuracy on them
-    (attending to the neighbour solves it; chance 1/500).
-Writes bench/results/positional_copy.json. Run: python bench/positional_copy.py [--steps 600]
+    (attending to the neighbour solves it; chance 1/500), with HF's initializer_range 0.02 (as bert-tiny)
+    and larger ones, since the scale of the initial weights decides how long BERT's plateau lasts.
+Writes bench/results/positional_copy.json. Run: python bench/positional_copy.py [--steps 1200]
 """
 import argparse
 import json
@@ -37,6 +38,13 @@ def bert_step(net, generator):
     return out.loss, dict(mlm_loss=out.loss.item(), masked_accuracy=accuracy)
 
 
+def bert(initializer_range: float) -> BertForMaskedLM:
+    torch.manual_seed(0)
+    return BertForMaskedLM(BertConfig(vocab_size=WORDS, hidden_size=SIZE["hidden"], num_hidden_layers=SIZE["layers"],
+                                      num_attention_heads=SIZE["heads"], intermediate_size=4 * SIZE["hidden"],
+                                      max_position_embeddings=LENGTH, initializer_range=initializer_range))
+
+
 def train(net, step, steps: int, every: int) -> list[dict]:
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
@@ -56,20 +64,19 @@ def train(net, step, steps: int, every: int) -> list[dict]:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--bert-init", type=float, nargs="+", default=[0.02, 0.05, 0.1],
+                        help="BERT initializer_range values to compare")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=WORDS, n_positions=LENGTH, n_embd=SIZE["hidden"],
                                       n_layer=SIZE["layers"], n_head=SIZE["heads"], bos_token_id=0, eos_token_id=0))
-    bert = BertForMaskedLM(BertConfig(vocab_size=WORDS, hidden_size=SIZE["hidden"], num_hidden_layers=SIZE["layers"],
-                                      num_attention_heads=SIZE["heads"], intermediate_size=4 * SIZE["hidden"],
-                                      max_position_embeddings=LENGTH))
     start = time.perf_counter()
     every = max(1, args.steps // 12)
     result = dict(size=SIZE, batch=BATCH, length=LENGTH, words=WORDS, steps=args.steps,
                   gpt2_induction=train(gpt2, gpt2_step, args.steps, every),
-                  bert_neighbour=train(bert, bert_step, args.steps, every),
+                  bert_neighbour={str(init): train(bert(init), bert_step, args.steps, every) for init in args.bert_init},
                   wall_s=round(time.perf_counter() - start, 1))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1))
