@@ -16,8 +16,9 @@ def add_arguments(parser):
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warmup", type=float, default=0.05, help="share of the steps spent warming up the learning rate")
-    parser.add_argument("--icl-share", type=float, default=0.1,
-                        help="share of causal-LM sequences that are in-context key -> value documents (Chan et al. 2022)")
+    parser.add_argument("--icl-share", type=float, default=0.5,
+                        help="share of causal-LM sequences that are in-context key value documents (Chan et al. 2022; "
+                             "0.5 as the shipped models)")
     parser.add_argument("--dropout", type=float, default=None, help="override every dropout rate (e.g. 0)")
     parser.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (default: a tenth)")
     parser.add_argument("--eval-every", type=int, default=0, help="steps between validations (default: a twentieth)")

@@ -46,7 +46,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3
     seed: int = 0
-    icl_share: float = 0.1
+    icl_share: float = 0.5  # as the shipped causal models: in-context retrieval emerges (explorer/data/icl.py)
     warmup: float = 0.05  # share of the steps spent warming up linearly
     min_lr: float = 0.1  # the cosine decays to this share of lr
     weight_decay: float = 0.01
