@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..data import icl
 from ..data.corpus import load_corpus
 from ..errors import ExplorerError
 from ..families import FAMILIES, build
@@ -465,8 +464,7 @@ class Trainer:
                           schedule=f"linear warmup over {config.warmup:.0%} of the steps, cosine decay to "
                                    f"{config.min_lr:g} x lr", optimizer="AdamW (0.9, 0.95)",
                           weight_decay=config.weight_decay, grad_clip=config.grad_clip, seed=config.seed,
-                          icl_share=config.icl_share if self.model.causal else 0.0,
-                          icl_line=icl.TEMPLATE if self.model.causal else None, dropout=config.dropout),
+                          icl_share=config.icl_share if self.model.causal else 0.0, dropout=config.dropout),
             results=results, wall_time_s=round(self.elapsed, 3), hardware=hardware(rt),
             git_commit=git_commit(), command=config.command(rt.world),
         )
