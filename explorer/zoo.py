@@ -17,7 +17,7 @@ TINY = {
     "gpt-tiny": dict(family="gpt", size=dict(d_model=192, n_layers=4, n_heads=4, context=256)),
     "bert-tiny": dict(family="bert", size=dict(d_model=192, n_layers=4, n_heads=4, context=256)),
     "gpt2-tiny": dict(family="gpt2", size=dict(d_model=192, n_layers=4, n_heads=4, context=256)),
-    "gpt3-tiny": dict(family="gpt3", size=dict(d_model=320, n_layers=8, n_heads=8, context=256, window=32)),
+    "gpt3-tiny": dict(family="gpt3", size=dict(d_model=320, n_layers=8, n_heads=8, context=256, window=64)),
 }
 # Real checkpoints this tool knows how to read (downloaded on demand; parameters as published).
 KNOWN_REAL = {
