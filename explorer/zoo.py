@@ -11,6 +11,7 @@ TRAINED = ROOT / "trained"
 USER_MODELS = Path(os.environ.get("LT_HOME", Path.home() / ".linguistic_travelling")) / "models"
 
 VOCAB_SIZE = 8192
+CAUSAL = ("gpt", "gpt2", "gpt3")  # the families that are causal LMs: prompting, next-token prediction
 # The shipped tiny models: one corpus, one token budget; GPT-3-tiny is the large one (scale is its story).
 TINY = {
     "elmo-tiny": dict(family="elmo", size=dict(d_model=192, cell=768, n_layers=2)),

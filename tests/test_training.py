@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import torch
@@ -170,6 +169,7 @@ def test_every_family_trains_and_saves_a_model_with_its_card_and_curve(family, c
     training = card["training"]
     assert training["tokens_seen"] >= 2000 and training["steps"] >= 1
     assert training["icl_share"] == (0.5 if family in ("gpt", "gpt2", "gpt3") else 0.0)
+    assert ("--icl-share" in card["command"]) == (family in ("gpt", "gpt2", "gpt3"))
     results = card["results"]
     vocab = card["vocab_size"]
     assert results["val_loss"] < math.log(vocab)  # learned something beyond a uniform guess

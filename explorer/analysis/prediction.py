@@ -22,10 +22,10 @@ import torch
 from ..errors import ExplorerError, TruncationWarning
 from ..text import check_text, split_words
 from ..trace import Trace
+from ..zoo import CAUSAL
 
 BLANK = re.compile(r"_{3,}|\[MASK\]")
 _PLACEHOLDER = "___"
-CAUSAL = ("gpt", "gpt2", "gpt3")
 # The final norm a logit lens must apply to intermediate layers, by where transformers keeps it.
 _FINAL_NORMS = ("transformer.ln_f", "model.norm", "gpt_neox.final_layer_norm", "model.decoder.final_layer_norm")
 

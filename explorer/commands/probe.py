@@ -130,8 +130,6 @@ def _wic(args, models, settings):
 
 
 def _geometry(args, models, settings):
-    import pandas as pd
-
     from ..analysis import geometry, probing
     from ..data.wsd import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file
 

@@ -24,7 +24,7 @@ from ..data.corpus import load_corpus
 from ..errors import ExplorerError
 from ..families import FAMILIES, build
 from ..tokenizers import KIND_OF_FAMILY, train_tokenizer
-from ..zoo import ROOT, TINY, VOCAB_SIZE
+from ..zoo import CAUSAL, ROOT, TINY, VOCAB_SIZE
 from . import checkpoint as ckpt
 from .objectives import BiLM, CausalLM, MaskedLM
 
@@ -79,7 +79,9 @@ class TrainConfig:
         launcher = f"torchrun --nproc_per_node {world} -m explorer" if world > 1 else "python -m explorer"
         parts = [launcher, "train", self.family, "--corpus", self.corpus, "--tokens", str(self.tokens),
                  "--out", self.out, "--name", self.name, "--size", size, "--batch-size", str(self.batch_size),
-                 "--lr", str(self.lr), "--warmup", str(self.warmup), "--seed", str(self.seed), "--icl-share", str(self.icl_share)]
+                 "--lr", str(self.lr), "--warmup", str(self.warmup), "--seed", str(self.seed)]
+        if self.family in CAUSAL:  # only causal LMs read key value documents
+            parts += ["--icl-share", str(self.icl_share)]
         if self.dropout is not None:
             parts += ["--dropout", str(self.dropout)]
         return " ".join(shlex.quote(p) if p != launcher else p for p in parts)

@@ -11,8 +11,8 @@ from explorer.analysis import induction, prompting
 from explorer.data.tasks import Template, get_task, load_task_file, task_names
 from explorer.text import check_text
 from explorer.ui import common
+from explorer.zoo import CAUSAL
 
-CAUSAL = ("gpt", "gpt2", "gpt3")
 UPLOAD = "your own file…"
 _CURVE = "fewshot-curve-result"
 
