@@ -110,6 +110,19 @@ def test_bert_pairs_and_masking_follow_the_recipe(numbered):
         assert (b_first == a_last + 1) == (batch["next_sentence_label"][row] == 0)
 
 
+def test_bert_short_sequences_take_the_first_90_percent_of_the_steps(numbered):
+    """--short-seq: BERT's two phases (128 then 512 tokens in the paper), with the token budget split to match."""
+    tok = train_tokenizer("wordpiece", numbered, 400, 64)
+    mlm = MaskedLM(tok, numbered, numbered[:20], context=48, seed=0, short_seq=16)
+    assert mlm.mean_tokens == pytest.approx(0.9 * 16 + 0.1 * 48)
+    mlm.plan(steps=10, batch_size=4)  # steps 0-8 short, step 9 full
+    widths = [mlm.batch(step * 4, 4).tensors["input_ids"].shape[1] for step in range(10)]
+    assert widths == [16] * 9 + [48]
+    assert all(b.tensors["input_ids"].shape[1] == 48 for b in mlm.eval_batches("valid", 8, 4))  # judged at full length
+    with pytest.raises(ExplorerError, match="--short-seq"):
+        TrainConfig(family="gpt2", corpus=".", tokens=1000, out="x", short_seq=16)
+
+
 def test_bilm_targets_are_the_next_and_previous_words_and_chars_match_elmo(numbered):
     lines = numbered[:30]
     tok = train_tokenizer("word", lines, 400, 10_000)

@@ -19,6 +19,9 @@ def add_arguments(parser):
     parser.add_argument("--icl-share", type=float, default=0.5,
                         help="share of causal-LM sequences that are in-context key value documents (Chan et al. 2022; "
                              "0.5 as the shipped models)")
+    parser.add_argument("--short-seq", type=int, default=0,
+                        help="BERT: pairs of this many tokens for the first 90%% of the steps, then the full context, "
+                             "as BERT did (128 of 512); the shipped bert-tiny uses 32 of 256")
     parser.add_argument("--dropout", type=float, default=None, help="override every dropout rate (e.g. 0)")
     parser.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (default: a tenth)")
     parser.add_argument("--eval-every", type=int, default=0, help="steps between validations (default: a twentieth)")
@@ -63,8 +66,8 @@ def run(args):
 
     config = TrainConfig(family=args.family, corpus=args.corpus, tokens=args.tokens, out=args.out, name=args.name,
                          size=args.size or {}, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, seed=args.seed,
-                         icl_share=args.icl_share, dropout=args.dropout, checkpoint_every=args.checkpoint_every,
-                         eval_every=args.eval_every)
+                         icl_share=args.icl_share, short_seq=args.short_seq, dropout=args.dropout,
+                         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every)
     out = train(config, resume=args.resume, force=args.force, device=args.device, progress=not args.no_progress)
     print(f"saved {out}")
     return 0

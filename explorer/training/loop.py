@@ -46,6 +46,7 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 0
     icl_share: float = 0.5  # as the shipped causal models: in-context retrieval emerges (explorer/data/icl.py)
+    short_seq: int = 0  # BERT: tokens per sequence in the first 90 % of the steps (0: the full context throughout)
     warmup: float = 0.05  # share of the steps spent warming up linearly
     min_lr: float = 0.1  # the cosine decays to this share of lr
     weight_decay: float = 0.01
@@ -69,6 +70,9 @@ class TrainConfig:
         for what, value, low, high in (("--icl-share", self.icl_share, 0, 0.9), ("--warmup", self.warmup, 0, 1)):
             if not low <= value <= high:
                 raise ExplorerError(f"{what} {value} is outside [{low}, {high}]")
+        if self.short_seq and (self.family != "bert" or not 8 <= self.short_seq < self.size["context"]):
+            raise ExplorerError(f"--short-seq {self.short_seq} applies to BERT only, between 8 and its context "
+                                f"({self.size.get('context')}) tokens")
         for what, value in (("--tokens", self.tokens), ("--batch-size", self.batch_size), ("--lr", self.lr)):
             if value <= 0:
                 raise ExplorerError(f"{what} must be positive, got {value}")
@@ -82,6 +86,8 @@ class TrainConfig:
                  "--lr", str(self.lr), "--warmup", str(self.warmup), "--seed", str(self.seed)]
         if self.family in CAUSAL:  # only causal LMs read key value documents
             parts += ["--icl-share", str(self.icl_share)]
+        if self.short_seq:
+            parts += ["--short-seq", str(self.short_seq)]
         if self.dropout is not None:
             parts += ["--dropout", str(self.dropout)]
         return " ".join(shlex.quote(p) if p != launcher else p for p in parts)
@@ -246,7 +252,7 @@ def make_objective(family, tokenizer, corpus, config, net):
     if family == "elmo":
         return BiLM(tokenizer, corpus.train, corpus.valid, config.seed, net.max_chars)
     if family == "bert":
-        return MaskedLM(tokenizer, corpus.train, corpus.valid, config.size["context"], config.seed)
+        return MaskedLM(tokenizer, corpus.train, corpus.valid, config.size["context"], config.seed, config.short_seq)
     return CausalLM(tokenizer, corpus.train, corpus.valid, config.size["context"], config.seed, config.icl_share)
 
 
@@ -316,6 +322,7 @@ class Trainer:
         if config.batch_size % rt.world:
             raise ExplorerError(f"--batch-size {config.batch_size} does not split over {rt.world} processes")
         self.steps = math.ceil(config.tokens / per_step)
+        self.objective.plan(self.steps, config.batch_size)
         self.optimizer = make_optimizer(self.net, config, rt.device)
         self.module = self.objective.module(self.net)
         self.train_module = self.module
@@ -466,7 +473,8 @@ class Trainer:
                           schedule=f"linear warmup over {config.warmup:.0%} of the steps, cosine decay to "
                                    f"{config.min_lr:g} x lr", optimizer="AdamW (0.9, 0.95)",
                           weight_decay=config.weight_decay, grad_clip=config.grad_clip, seed=config.seed,
-                          icl_share=config.icl_share if self.model.causal else 0.0, dropout=config.dropout),
+                          icl_share=config.icl_share if self.model.causal else 0.0, dropout=config.dropout,
+                          **({"short_seq": config.short_seq} if config.family == "bert" else {})),
             results=results, wall_time_s=round(self.elapsed, 3), hardware=hardware(rt),
             git_commit=git_commit(), command=config.command(rt.world),
         )

@@ -20,6 +20,7 @@ from ..text import split_words
 
 ELMO_WINDOW = 64  # words per ELMo training window (sentences are packed, like the 1B Word Benchmark's windows)
 MASK_SHARE, MASK_TOKEN, RANDOM_TOKEN = 0.15, 0.8, 0.1  # BERT: 15 % of positions; 80 % [MASK], 10 % random, 10 % kept
+SHORT_STEPS = 0.9  # BERT: 90 % of the steps at a short sequence length, then the full one (Devlin et al. 2019, A.2)
 
 
 def _permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -87,6 +88,9 @@ class Objective:
 
     def tokens(self, batch: Batch) -> int:
         return batch.size * self.seq_len
+
+    def plan(self, steps: int, batch_size: int) -> None:
+        """Told the run's length before it starts (objectives whose sequences change during the run)."""
 
 
 # -- causal LM ---------------------------------------------------------------------------------------
@@ -184,12 +188,18 @@ class _BertModule(torch.nn.Module):
 
 
 class MaskedLM(Objective):
-    """BERT's pretraining: sentence pairs from consecutive lines (50 % IsNext, 50 % a random line), 15 % masked."""
+    """BERT's pretraining: sentence pairs from consecutive lines (50 % IsNext, 50 % a random line), 15 % masked.
+
+    With ``short_seq``, the first 90 % of the steps use pairs of that many tokens, as BERT did (128 of 512).
+    A tiny BERT needs it: with long sequences alone its attention never learns to use positions and it
+    stays a bag of words (bench/results/training_runs.md); short ones give neighbours a large share.
+    """
 
     name = "MLM + NSP"
 
-    def __init__(self, tokenizer, lines: list[str], valid: list[str], context: int, seed: int):
+    def __init__(self, tokenizer, lines: list[str], valid: list[str], context: int, seed: int, short_seq: int = 0):
         self.tokenizer, self.seq_len, self.seed = tokenizer, context, seed
+        self.short_seq, self.short_until = short_seq, 0  # short_until: the first sequence of the full length
         self.train_ids = self._ids(lines)
         self.valid_ids = self._ids(valid)
         specials = set(tokenizer.all_special_ids)
@@ -201,9 +211,20 @@ class MaskedLM(Objective):
     def _ids(self, lines):
         return [ids for ids in self.tokenizer(lines, add_special_tokens=False, verbose=False)["input_ids"] if ids]
 
-    def example(self, lines: list[list[int]], rng: random.Random) -> dict:
-        """One pair [CLS] A [SEP] B [SEP], masked, packed to fill the context (like BERT's create_pretraining_data)."""
-        target = self.seq_len - 3
+    @property
+    def mean_tokens(self) -> float:
+        """Tokens per sequence over the run: what the token budget is divided by."""
+        if not self.short_seq:
+            return self.seq_len
+        return SHORT_STEPS * self.short_seq + (1 - SHORT_STEPS) * self.seq_len
+
+    def plan(self, steps, batch_size):
+        if self.short_seq:
+            self.short_until = round(SHORT_STEPS * steps) * batch_size
+
+    def example(self, lines: list[list[int]], rng: random.Random, length: int) -> dict:
+        """One pair [CLS] A [SEP] B [SEP], masked, packed to ``length`` (like BERT's create_pretraining_data)."""
+        target = length - 3
         start = rng.randrange(len(lines))
         chunk, n = [], 0
         for ids in lines[start:]:
@@ -227,7 +248,7 @@ class MaskedLM(Objective):
         ids = [self.cls] + a + [self.sep] + b + [self.sep]
         segments = [0] * (len(a) + 2) + [1] * (len(b) + 1)
         ids, labels = self._mask(ids, rng)
-        pad = self.seq_len - len(ids)
+        pad = length - len(ids)
         return dict(input_ids=ids + [self.pad] * pad, token_type_ids=segments + [0] * pad,
                     attention_mask=[1] * len(ids) + [0] * pad, labels=labels + [-100] * pad,
                     next_sentence_label=0 if is_next else 1)
@@ -251,13 +272,14 @@ class MaskedLM(Objective):
         return Batch(tensors, dict(mlm=int((tensors["labels"] != -100).sum()), nsp=len(examples)))
 
     def batch(self, start, count):
-        return self._batch([self.example(self.train_ids, random.Random(f"bert:{self.seed}:{g}"))
+        length = self.short_seq if start < self.short_until else self.seq_len
+        return self._batch([self.example(self.train_ids, random.Random(f"bert:{self.seed}:{g}"), length)
                             for g in range(start, start + count)])
 
     def eval_batches(self, split, max_sequences, batch_size):
         lines = self.valid_ids if split == "valid" else self.train_ids
         n = max_sequences or max(1, sum(map(len, lines)) // self.seq_len)
-        examples = [self.example(lines, random.Random(f"bert-eval:{split}:{g}")) for g in range(n)]
+        examples = [self.example(lines, random.Random(f"bert-eval:{split}:{g}"), self.seq_len) for g in range(n)]
         return [self._batch(examples[i:i + batch_size]) for i in range(0, n, batch_size)]
 
     def module(self, net):
