@@ -204,6 +204,16 @@ def test_every_family_trains_and_saves_a_model_with_its_card_and_curve(family, c
     assert model.family == family and model.trace("The old dog barked .").hidden.shape[0] == model.n_layers + 1
 
 
+def test_validation_runs_at_every_interval_even_between_logged_steps(corpus_file, tmp_path):
+    """1000 steps log every 2nd step; validating every 125th must not wait for a step that is both."""
+    size = SIZES["gpt2"]
+    config = tiny("gpt2", corpus_file, tmp_path / "m", tokens=1000 * size["context"], eval_every=125)
+    config.batch_size = 1
+    train(config, progress=False)
+    metrics = [json.loads(line) for line in (tmp_path / "m" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics if "val_loss" in m] == list(range(125, 1001, 125))
+
+
 def test_the_cards_command_reproduces_the_configuration(corpus_file, tmp_path):
     import argparse
 

@@ -392,7 +392,7 @@ class Trainer:
             window_tokens += tokens
             self.step += 1
             bar.update(1)
-            if self.step % log_every == 0 or self.step == self.steps:
+            if self.step % log_every == 0 or self.step % eval_every == 0 or self.step == self.steps:
                 now = time.perf_counter()
                 self.elapsed += now - window_start
                 train = self.objective.summarise(self._reduce(sums))
