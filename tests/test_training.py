@@ -419,9 +419,6 @@ def test_shipped_bert_predicts_masked_tokens_better_than_a_unigram_model(held_ou
     assert accuracy > majority, f"masked-token accuracy {accuracy:.3f} vs unigram {majority:.3f}"
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: bert-tiny sits on post-LN BERT's slow start (masked "
-                   "accuracy 14-15 % after 1.8k-12k steps at every tried batch, lr, init and context) and predicts "
-                   "frequent tokens; no run on the 30M-token budget got past it (issue 3). Strict: passing fails.")
 def test_shipped_bert_fills_the_dog_slot_with_a_noun():
     nouns = _ewt_nouns()
     model = shipped("bert-tiny")
