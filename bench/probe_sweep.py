@@ -362,8 +362,7 @@ def _reading(pos, wsd) -> str:
         f"best-layer UPOS {tiny_acc} against a word-type baseline of {100 * word_type:.1f}. A 192-320-dimensional "
         "linear probe cannot memorise EWT's vocabulary the way a lookup table does, and these models have seen "
         "little text, yet their selectivity at the best layer stays high ({}) points: what they encode is "
-        "syntax, not word identity. bert-tiny is the outlier: its masked-LM barely trained (MLM accuracy 14 % on its "
-        "card), so its vectors stay close to the random embeddings it started from.".format(tiny_sel),
+        "syntax, not word identity.".format(tiny_sel),
         f"- **Senses** are where size tells: the tiny models reach {tiny_wsd}, all below MFS ({100 * mfs:.1f}); "
         "a nearest centroid only beats MFS when the vectors separate a lemma's senses better than frequency does. "
         "In every model WSD F1 still rises with depth, the upper half of the ELMo story.",
