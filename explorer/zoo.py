@@ -44,10 +44,13 @@ def list_models() -> list[str]:
     return shipped + user
 
 
-def load(name_or_path: str):
-    """A shipped name ("bert-tiny"), a local checkpoint folder, or a Hugging Face id ("gpt2") -> a Model."""
+def load(name_or_path: str | os.PathLike):
+    """A shipped name ("bert-tiny"), a local checkpoint folder (a str or a path), or a Hugging Face id ("gpt2")
+    -> a Model."""
     from .checkpoints import load_directory, load_hf  # torch and transformers only when a model is wanted
 
+    if isinstance(name_or_path, os.PathLike):
+        name_or_path = os.fspath(name_or_path)
     if not isinstance(name_or_path, str) or not name_or_path.strip():
         raise ExplorerError("no model given: name a shipped model, a checkpoint folder, or a Hugging Face id")
     name = name_or_path.strip()

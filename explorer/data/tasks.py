@@ -297,7 +297,7 @@ def task_names() -> list[str]:
     return list(_BUILDERS)
 
 
-def get_task(name_or_path: str) -> Task:
+def get_task(name_or_path: str | Path) -> Task:
     """A built-in task by name, or a task file (CSV or JSON) by path."""
     if name_or_path in _BUILDERS:
         return _BUILDERS[name_or_path]()

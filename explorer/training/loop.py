@@ -37,9 +37,9 @@ class TrainConfig:
     """Everything that defines a run (saved in the checkpoint, so --resume continues the same run)."""
 
     family: str
-    corpus: str
+    corpus: str | os.PathLike
     tokens: int
-    out: str
+    out: str | os.PathLike
     name: str = ""
     size: dict = field(default_factory=dict)
     batch_size: int = 32
@@ -58,6 +58,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ExplorerError(f"unknown family {self.family!r}: one of {', '.join(FAMILIES)}")
+        self.corpus, self.out = os.fspath(self.corpus), os.fspath(self.out)  # saved as JSON in the checkpoint
         self.name = self.name or f"{self.family}-tiny"
         if self.name in TINY and TINY[self.name]["family"] != self.family:
             raise ExplorerError(f"{self.name} is a {TINY[self.name]['family']} model, not {self.family}: "
