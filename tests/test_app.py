@@ -500,7 +500,8 @@ def test_train_bad_input_gives_a_readable_message(app, tmp_path, name, corpus, m
     assert message in errors(at)
 
 
-@pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"\xff\xfe\xfa\n\xff\n", "is empty"),
+@pytest.mark.parametrize("content, message", [(b"", "is empty"),
+                                              (b"\xff\xfe\xfa\n\xff\n", "corpus.txt is not UTF-8 text"),
                                               (b"one line only", "at least 2")], ids=["empty", "binary", "one-line"])
 def test_train_bad_upload_gives_a_readable_message(app, content, message):
     at = app("bert", page="train")
@@ -508,3 +509,47 @@ def test_train_bad_upload_gives_a_readable_message(app, content, message):
     at.button(key="FormSubmitter:train-new-Start training").click().run()
     assert not at.exception
     assert message in errors(at)
+
+
+class _Upload:
+    """What st.file_uploader hands a page: the user's file name and its bytes."""
+
+    def __init__(self, name, content):
+        self.name, self._content = name, content
+
+    def getvalue(self):
+        return self._content
+
+
+def test_binary_uploads_are_refused_naming_the_users_file(tmp_path):
+    import os
+
+    from explorer import ExplorerError
+    from explorer.ui import probing, train
+
+    junk = _Upload("my-treebank.conllu", os.urandom(1 << 20))
+    with pytest.raises(ExplorerError, match=r"my-treebank\.conllu is not UTF-8 text") as caught:
+        probing.stored_upload("pos", "train", [junk])
+    assert str(tmp_path.parent) not in str(caught.value)
+    with pytest.raises(ExplorerError, match=r"corpus\.txt is not UTF-8 text"):
+        train.corpus_source("", _Upload("corpus.txt", os.urandom(1 << 20)))
+
+
+def test_failed_run_shows_its_reason_not_a_traceback():
+    from explorer.ui import train
+
+    log = ("$ -m explorer train gpt2\nTraceback (most recent call last):\n  File \"loop.py\", line 9, in run\n"
+           "    x = sums['lm']\nKeyError: 'lm'\n")
+    shown = train.without_tracebacks(log)
+    assert "Traceback" not in shown and "loop.py" not in shown
+    assert train.failure_reason(shown) == "KeyError: 'lm'"
+    assert train.failure_reason("$ run\nerror: the corpus is empty\n") == "the corpus is empty"
+
+
+def test_corpus_too_short_to_validate_is_refused_with_a_reason():
+    from explorer import ExplorerError
+    from explorer.training.objectives import CausalLM
+
+    tokenizer = make_tiny("gpt2").tokenizer
+    with pytest.raises(ExplorerError, match="validation lines hold .* fewer than one training sequence"):
+        CausalLM(tokenizer, ["the dog barked at the cat ."] * 200, ["a dog ."], context=64, seed=0, icl_share=0.0)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.icl import mapping_document
+from ..errors import ExplorerError
 from ..text import split_words
 
 ELMO_WINDOW = 64  # words per ELMo training window (sentences are packed, like the 1B Word Benchmark's windows)
@@ -120,6 +121,9 @@ class CausalLM(Objective):
         self.eos = tokenizer.eos_token_id
         self.train_stream, self.valid_stream = self._stream(lines), self._stream(valid)
         self.train_blocks, self.valid_blocks = _blocks(self.train_stream, context), _blocks(self.valid_stream, context)
+        if not len(self.valid_blocks):  # else validation has nothing to score (it failed with KeyError: 'lm')
+            raise ExplorerError(f"the corpus's validation lines hold {len(self.valid_stream)} tokens, fewer than one "
+                                f"training sequence ({context + 1}): give a longer text, one sentence a line")
         self.order = _Epochs(max(1, len(self.train_blocks)), seed)
 
     def _stream(self, lines):

@@ -126,7 +126,7 @@ def stored_upload(task, role, files) -> Path:
     folder = Path(tempfile.gettempdir()) / "lt_probe_uploads" / digest
     folder.mkdir(parents=True, exist_ok=True)
     for f in files:
-        (folder / Path(f.name).name).write_bytes(f.getvalue())
+        (folder / Path(f.name).name).write_bytes(common.upload_text(f))
     names = [Path(f.name).name for f in files]
     main = [n for n in names if not n.endswith((".gold.key.txt", ".gold.txt"))]
     if len(main) != 1:

@@ -7,6 +7,7 @@ checkpoint folder, and the finished model, which then joins the model picker.
 import hashlib
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -79,7 +80,7 @@ def new_run_form():
 def corpus_source(path_text: str, upload) -> Path:
     """The uploaded file (stored once under the app's home), or the given path, checked before any run starts."""
     if upload is not None:
-        content = upload.getvalue()
+        content = common.upload_text(upload)
         folder = zoo.USER_MODELS.parent / "corpora" / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{hashlib.sha256(content).hexdigest()[:16]}-{Path(upload.name).stem[:40]}.txt"
@@ -247,8 +248,22 @@ def run_view(out: Path):
         st.caption("Preparing: reading the corpus and training the tokenizer…")
     log = out / LOG_FILE
     if log.exists():
-        with st.expander("Log", expanded=state == "failed"):
-            st.code(log.read_text(errors="replace")[-4000:], language=None)
+        text = without_tracebacks(log.read_text(errors="replace"))
+        if state == "failed":
+            st.error(f"The run failed: {failure_reason(text)}", icon=":material/error:")
+        with st.expander("Log"):
+            st.code(text[-4000:], language=None)
+
+
+def without_tracebacks(log: str) -> str:
+    """The log with each Python traceback cut to its last line (the exception), which is what a reader needs."""
+    return re.sub(r"Traceback \(most recent call last\):\n(?:[ \t].*\n)*", "", log)
+
+
+def failure_reason(log: str) -> str:
+    """The last line the run wrote: `explorer train` ends a failed run with 'error: <reason>'."""
+    lines = [line for line in log.splitlines() if line.strip()]
+    return lines[-1].removeprefix("error: ") if lines else "it wrote nothing to its log"
 
 
 BADGES = {"running": ("running", "blue"), "finished": ("finished: in the model picker", "green"),
