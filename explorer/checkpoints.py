@@ -9,6 +9,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from .errors import ExplorerError
+from .zoo import display_name
 from .families import HFModel
 from .families.base import Model
 
@@ -50,14 +51,8 @@ def load_directory(directory: Path, name: str | None = None) -> Model:
     if config.get("family") == "elmo":
         from .families.elmo import load as load_elmo
 
-        return load_elmo(directory, name or _display_name(directory))
-    return load_hf(str(directory), name or _display_name(directory), read_card(directory))
-
-
-def _display_name(directory: Path) -> str:
-    """A folder's name, with its parent's when the name alone says nothing (".../minilm/model")."""
-    return directory.name if directory.name not in ("model", "checkpoint", "final") else \
-        f"{directory.parent.name}/{directory.name}"
+        return load_elmo(directory, name or display_name(directory))
+    return load_hf(str(directory), name or display_name(directory), read_card(directory))
 
 
 def _net_class(config):

