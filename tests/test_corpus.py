@@ -156,3 +156,15 @@ def test_the_cli_fetches_from_a_mirror_folder(tmp_path, capsys):
     assert main(["corpus", "fetch", "gutenberg/carroll-alice", "--cache", str(tmp_path),
                  "--mirror", str(SHARED_DATA)]) == 0
     assert Path(capsys.readouterr().out.strip()).read_bytes()[:20] == b"[ Alice 's Adventure"
+
+
+def test_wikitext_unk_is_dropped_and_counted(tmp_path):
+    (tmp_path / "w.txt").write_text(" = Title = \n The <unk> sat on the <unk> mat . \n")
+    assert corpus.wikitext_lines(tmp_path / "w.txt") == ["The sat on the mat ."]
+
+
+def test_shipped_corpus_has_no_unk_and_counts_it(built):
+    manifest = json.loads((built / "manifest.json").read_text())
+    wikitext = next(s for s in manifest["sources"] if s["name"] == "wikitext2/valid")
+    assert wikitext["unk_dropped"] > 0
+    assert "<unk>" not in (built / "train.txt").read_text()

@@ -216,12 +216,18 @@ def gutenberg_lines(path: Path) -> list[str]:
     return read_lines(path)[0]
 
 
+UNK = "<unk>"
+
+
 def wikitext_lines(path: Path) -> list[str]:
-    """WikiText paragraphs without headings, one sentence per line, its @-@ number splits joined again."""
+    """WikiText paragraphs without headings, one sentence per line, its @-@ number splits joined again.
+
+    WikiText's ``<unk>`` (a rare word replaced) is dropped: kept, a tokenizer learns it as the characters < unk >."""
     out = []
     for line in read_lines(path)[0]:
         if line.startswith("=") and line.endswith("="):
             continue
+        line = " ".join(w for w in line.split() if w != UNK)
         line = line.replace(" @-@ ", "-").replace(" @,@ ", ",").replace(" @.@ ", ".")
         out += [s for s in re.split(r"(?<= [.!?]) (?=[A-Z\"'])", line) if s.strip()]
     return out
@@ -273,7 +279,10 @@ def build_shipped_corpus(data_dir: str | Path, out: str | Path, valid_every: int
             raise ExplorerError(f"{path} is missing: give --data the folder holding the shared datasets (../shared/data)")
         source_lines = reader(path)
         lines += source_lines
-        sources.append(_file_entry(path, source_lines, label) | dict(file=rel))
+        entry = _file_entry(path, source_lines, label) | dict(file=rel)
+        if reader is wikitext_lines:
+            entry["unk_dropped"] = sum(line.split().count(UNK) for line in read_lines(path)[0])
+        sources.append(entry)
     train, valid = split_validation(lines, valid_every)
     try:
         out.mkdir(parents=True, exist_ok=True)
