@@ -97,7 +97,7 @@ def test_planted_previous_token_head_is_found():
     model = planted_previous_token_model()
     trace = model.trace(TEXT)
     legend = [t.name for t in A.head_view(trace, 0).data if t.showlegend]
-    assert legend == ["head 0", "head 1"]  # head 1 draws only strong lines, and still has its legend entry
+    assert legend == ["head 1", "head 2"]  # head 2 draws only strong lines, and still has its legend entry
     scores = A.head_scores(trace)
     best = scores.loc[scores["previous_token"].idxmax()]
     assert (best["layer"], best["head"]) == (0, 1)

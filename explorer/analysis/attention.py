@@ -184,7 +184,8 @@ def head_heatmap(trace: Trace, layer: int, head: int) -> go.Figure:
     """One head's attention matrix."""
     att = attention(trace)
     _check_layer_head(att, layer, head)
-    return matrix_figure(att[layer, head], token_labels(trace.tokens), f"{trace.model}: layer {layer}, head {head}")
+    title = f"{trace.model}: layer {layer % att.shape[0] + 1}, head {head % att.shape[1] + 1}"  # numbered from 1
+    return matrix_figure(att[layer, head], token_labels(trace.tokens), title)
 
 
 def rollout_figure(trace: Trace, layer: int = -1) -> go.Figure:
@@ -228,9 +229,10 @@ def model_view(trace: Trace, cell: int = 48) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=mosaic, colorscale="Blues", zmin=0, showscale=False,
                                hovertemplate="weight %{z:.3f}<extra></extra>"))
     note = f" (pooled from {n_tokens} tokens to {c})" if c < n_tokens else ""
-    fig.update_yaxes(autorange="reversed", tickvals=centres(n_layers), ticktext=[f"layer {l}" for l in range(n_layers)],
+    fig.update_yaxes(autorange="reversed", tickvals=centres(n_layers),
+                     ticktext=[f"layer {l + 1}" for l in range(n_layers)],
                      scaleanchor="x", showgrid=False, zeroline=False)
-    fig.update_xaxes(tickvals=centres(n_heads), ticktext=[f"head {h}" for h in range(n_heads)], side="top",
+    fig.update_xaxes(tickvals=centres(n_heads), ticktext=[f"head {h + 1}" for h in range(n_heads)], side="top",
                      showgrid=False, zeroline=False)
     fig.update_layout(title=f"{trace.model}: every head{note}", width=max(500, 80 * n_heads + 150),
                       height=max(500, 80 * n_layers + 150), plot_bgcolor="white")
@@ -282,11 +284,11 @@ def head_view(trace: Trace, layer: int, heads: list[int] | None = None, top_k: i
             high = _OPACITY_BINS[b + 1] if b + 1 < len(_OPACITY_BINS) else 1.0
             fig.add_trace(scatter(
                 x=xs, y=ys, mode="lines", line=dict(color=palette[h % len(palette)], width=1 + 3 * high),
-                opacity=0.15 + 0.85 * high, name=f"head {h}", legendgroup=f"head {h}", showlegend=first,
+                opacity=0.15 + 0.85 * high, name=f"head {h + 1}", legendgroup=f"head {h}", showlegend=first,
                 hoverinfo="skip"))
             first = False
     _token_columns(fig, trace.tokens)
-    title = f"{trace.model}: layer {layer}" + (f" (top {top_k} edges per token)" if top_k else "")
+    title = f"{trace.model}: layer {layer % att.shape[0] + 1}" + (f" (top {top_k} edges per token)" if top_k else "")
     fig.update_layout(title=title, height=int(min(4000, max(400, 16 * n_tokens + 150))), width=700,
                       plot_bgcolor="white", legend=dict(title="click to hide"))
     fig.update_xaxes(visible=False, range=[-0.6, 1.6])
