@@ -335,8 +335,10 @@ def top_k_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     facet = next((c for c in ("model", "mask", "direction") if c in table.columns), None)
     fig = px.bar(table, x="probability", y="token", orientation="h", facet_col=facet, title=title,
                  hover_data=[c for c in ("rank", "context") if c in table.columns])
-    fig.update_yaxes(autorange="reversed", matches=None, showticklabels=True)
-    fig.update_xaxes(range=[0, 1])
+    fig.update_traces(texttemplate="%{x:.1%}", textposition="outside", cliponaxis=False)  # p = 0.01 stays readable
+    fig.update_yaxes(autorange="reversed", matches=None, showticklabels=True, type="category")  # a token "7" is a label
+    # scaled to the largest bar (not 0-1) so small probabilities are visible; the labels carry the values
+    fig.update_xaxes(range=[0, 1.3 * float(table["probability"].max())], title="probability (axis to the largest bar)")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     return fig
 
