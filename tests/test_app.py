@@ -188,7 +188,7 @@ def test_attention_every_view_draws_for_a_transformer(app):
         at.segmented_control(key="attention-view").set_value(view).run()
         assert_clean(at)
         titles[view] = " ".join(c.proto.spec for c in at.get("plotly_chart"))
-    assert "layer 0" in titles["Head view"] and "every head" in titles["Model view"]
+    assert "layer 1" in titles["Head view"] and "every head" in titles["Model view"]
     assert "attention rollout" in titles["Rollout and flow"] and "attention flow" in titles["Rollout and flow"]
     assert "previous_token per head" in titles["Head scores"]
 
@@ -199,7 +199,7 @@ def test_attention_bert_pair_and_one_head(app):
     at.segmented_control(key="attention-view").set_value("One head").run()
     at.select_slider(key="attention-one-layer").set_value(1).run()
     assert_clean(at)
-    assert "layer 1, head 0" in at.get("plotly_chart")[0].proto.spec
+    assert "layer 2, head 1" in at.get("plotly_chart")[0].proto.spec
     assert any(b.proto.label == "CSV data" for b in at.get("download_button"))
 
 

@@ -97,7 +97,7 @@ def test_planted_previous_token_head_is_found():
     model = planted_previous_token_model()
     trace = model.trace(TEXT)
     legend = [t.name for t in A.head_view(trace, 0).data if t.showlegend]
-    assert legend == ["head 0", "head 1"]  # head 1 draws only strong lines, and still has its legend entry
+    assert legend == ["head 1", "head 2"]  # head 2 draws only strong lines, and still has its legend entry
     scores = A.head_scores(trace)
     best = scores.loc[scores["previous_token"].idxmax()]
     assert (best["layer"], best["head"]) == (0, 1)
@@ -193,3 +193,10 @@ def test_cli_attention_of_elmo_explains(tmp_path, capsys):
     assert main(["attention", str(folder), TEXT, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "no attention" in err and "Traceback" not in err
+
+
+def test_flow_rows_keep_the_chosen_tokens_positions_on_category_axes():
+    flow = A.Flow([2], np.full((1, 4), 0.25))
+    fig = A.flow_figure(flow, ["the", "7", "cat", "1"])
+    assert list(fig.data[0].y) == ["2 cat"] and list(fig.data[0].x) == ["0 the", "1 7", "2 cat", "3 1"]
+    assert fig.layout.xaxis.type == fig.layout.yaxis.type == "category"

@@ -240,3 +240,13 @@ def test_cli_predict_side_by_side(tmp_path, capsys):
     assert "left context" in out and "both sides" in out and "logit lens" in out
     assert main(["predict", str(folders[0]), "no blank here"]) == 2
     assert "put [MASK]" in capsys.readouterr().err
+
+
+def test_logit_lens_rank_axis_has_integer_ticks_only():
+    import pandas as pd
+
+    table = pd.DataFrame({"layer": range(4), "target": "cat", "rank": [6, 2, 240, 1],
+                          "probability": [0.1, 0.2, 0.0, 0.5], "top_token": ["a", "b", "c", "cat"]})
+    axis = P.logit_lens_figure(table).layout.yaxis2
+    assert list(axis.tickvals) == [1, 2, 5, 10, 20, 50, 100, 200]
+    assert all(float(t).is_integer() for t in axis.tickvals) and list(axis.ticktext) == [str(t) for t in axis.tickvals]

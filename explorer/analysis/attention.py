@@ -165,17 +165,16 @@ def _check_layer_head(att, layer, head=None):
         raise ExplorerError(f"head {head} does not exist: heads run 0..{n_heads - 1}")
 
 
-def matrix_figure(matrix: np.ndarray, tokens: list[str], title: str, x_tokens: list[str] | None = None,
+def matrix_figure(matrix: np.ndarray, labels: list[str], title: str, cols: list[str] | None = None,
                   colorscale="Blues") -> go.Figure:
-    """A token-by-token heatmap (rows attend / draw on columns)."""
-    labels = token_labels(tokens)
-    cols = labels if x_tokens is None else token_labels(x_tokens)
+    """A heatmap of labelled tokens (rows attend / draw on columns), on category axes (a token "7" stays a label)."""
+    cols = labels if cols is None else cols
     size = max(len(labels), len(cols))
     fig = go.Figure(go.Heatmap(
         z=matrix.astype(np.float32), x=cols, y=labels, colorscale=colorscale, zmin=0,
         hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", showticklabels=size <= 128, title="query / output token")
-    fig.update_xaxes(showticklabels=size <= 128, title="key / input token", tickangle=-60)
+    fig.update_yaxes(type="category", autorange="reversed", showticklabels=size <= 128, title="query / output token")
+    fig.update_xaxes(type="category", showticklabels=size <= 128, title="key / input token", tickangle=-60)
     side = int(min(1000, max(420, 14 * size)))
     fig.update_layout(title=title, height=side + 120, width=side + 160)
     return fig
@@ -185,7 +184,8 @@ def head_heatmap(trace: Trace, layer: int, head: int) -> go.Figure:
     """One head's attention matrix."""
     att = attention(trace)
     _check_layer_head(att, layer, head)
-    return matrix_figure(att[layer, head], trace.tokens, f"{trace.model}: layer {layer}, head {head}")
+    title = f"{trace.model}: layer {layer % att.shape[0] + 1}, head {head % att.shape[1] + 1}"  # numbered from 1
+    return matrix_figure(att[layer, head], token_labels(trace.tokens), title)
 
 
 def rollout_figure(trace: Trace, layer: int = -1) -> go.Figure:
@@ -193,14 +193,15 @@ def rollout_figure(trace: Trace, layer: int = -1) -> go.Figure:
     att = attention(trace)
     _check_layer_head(att, layer)
     shown = layer % att.shape[0]
-    return matrix_figure(rollout(att)[shown], trace.tokens, f"{trace.model}: attention rollout to layer {shown + 1}",
-                         colorscale="Purples")
+    return matrix_figure(rollout(att)[shown], token_labels(trace.tokens),
+                         f"{trace.model}: attention rollout to layer {shown + 1}", colorscale="Purples")
 
 
 def flow_figure(flow: Flow, tokens: list[str], model_name: str = "") -> go.Figure:
     """Attention flow from each input token (columns) to the chosen output tokens (rows)."""
-    return matrix_figure(flow.flow, [tokens[o] for o in flow.outputs], f"{model_name}: attention flow".strip(": "),
-                         x_tokens=tokens, colorscale="Oranges")
+    labels = token_labels(tokens)  # numbered by position in the input, so output 12 reads "12 ..."
+    return matrix_figure(flow.flow, [labels[o] for o in flow.outputs], f"{model_name}: attention flow".strip(": "),
+                         cols=labels, colorscale="Oranges")
 
 
 def _pool(matrix: np.ndarray, size: int) -> np.ndarray:
@@ -228,9 +229,10 @@ def model_view(trace: Trace, cell: int = 48) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=mosaic, colorscale="Blues", zmin=0, showscale=False,
                                hovertemplate="weight %{z:.3f}<extra></extra>"))
     note = f" (pooled from {n_tokens} tokens to {c})" if c < n_tokens else ""
-    fig.update_yaxes(autorange="reversed", tickvals=centres(n_layers), ticktext=[f"layer {l}" for l in range(n_layers)],
+    fig.update_yaxes(autorange="reversed", tickvals=centres(n_layers),
+                     ticktext=[f"layer {l + 1}" for l in range(n_layers)],
                      scaleanchor="x", showgrid=False, zeroline=False)
-    fig.update_xaxes(tickvals=centres(n_heads), ticktext=[f"head {h}" for h in range(n_heads)], side="top",
+    fig.update_xaxes(tickvals=centres(n_heads), ticktext=[f"head {h + 1}" for h in range(n_heads)], side="top",
                      showgrid=False, zeroline=False)
     fig.update_layout(title=f"{trace.model}: every head{note}", width=max(500, 80 * n_heads + 150),
                       height=max(500, 80 * n_layers + 150), plot_bgcolor="white")
@@ -282,11 +284,11 @@ def head_view(trace: Trace, layer: int, heads: list[int] | None = None, top_k: i
             high = _OPACITY_BINS[b + 1] if b + 1 < len(_OPACITY_BINS) else 1.0
             fig.add_trace(scatter(
                 x=xs, y=ys, mode="lines", line=dict(color=palette[h % len(palette)], width=1 + 3 * high),
-                opacity=0.15 + 0.85 * high, name=f"head {h}", legendgroup=f"head {h}", showlegend=first,
+                opacity=0.15 + 0.85 * high, name=f"head {h + 1}", legendgroup=f"head {h}", showlegend=first,
                 hoverinfo="skip"))
             first = False
     _token_columns(fig, trace.tokens)
-    title = f"{trace.model}: layer {layer}" + (f" (top {top_k} edges per token)" if top_k else "")
+    title = f"{trace.model}: layer {layer % att.shape[0] + 1}" + (f" (top {top_k} edges per token)" if top_k else "")
     fig.update_layout(title=title, height=int(min(4000, max(400, 16 * n_tokens + 150))), width=700,
                       plot_bgcolor="white", legend=dict(title="click to hide"))
     fig.update_xaxes(visible=False, range=[-0.6, 1.6])

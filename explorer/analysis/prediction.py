@@ -335,8 +335,10 @@ def top_k_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     facet = next((c for c in ("model", "mask", "direction") if c in table.columns), None)
     fig = px.bar(table, x="probability", y="token", orientation="h", facet_col=facet, title=title,
                  hover_data=[c for c in ("rank", "context") if c in table.columns])
-    fig.update_yaxes(autorange="reversed", matches=None, showticklabels=True)
-    fig.update_xaxes(range=[0, 1])
+    fig.update_traces(texttemplate="%{x:.1%}", textposition="outside", cliponaxis=False)  # p = 0.01 stays readable
+    fig.update_yaxes(autorange="reversed", matches=None, showticklabels=True, type="category")  # a token "7" is a label
+    # scaled to the largest bar (not 0-1) so small probabilities are visible; the labels carry the values
+    fig.update_xaxes(range=[0, 1.3 * float(table["probability"].max())], title="probability (axis to the largest bar)")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     return fig
 
@@ -403,6 +405,14 @@ def logit_lens_figure(table: pd.DataFrame, model_name: str = "") -> go.Figure:
     fig.update_layout(
         title=f"{model_name}: logit lens for {table['target'].iloc[0]!r}".strip(": "),
         xaxis=dict(title="layer (0 = embeddings)", dtick=1), yaxis=dict(title="probability", range=[0, 1]),
-        yaxis2=dict(title="rank (1 = top)", overlaying="y", side="right", type="log", autorange="reversed"),
-        legend=dict(orientation="h", y=-0.2))
+        yaxis2=dict(title="rank (1 = top)", overlaying="y", side="right", type="log", autorange="reversed",
+                    **rank_ticks(int(table["rank"].max()))),
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"))  # above the plot
     return fig
+
+
+def rank_ticks(highest: int) -> dict:
+    """Integer ticks 1, 2, 5, 10, 20, 50, ... up to ``highest`` for a log-scale rank axis (plotly's own
+    log ticks fall between integers)."""
+    ticks = [m * 10 ** e for e in range(len(str(max(highest, 1)))) for m in (1, 2, 5) if m * 10 ** e <= max(highest, 1)]
+    return dict(tickvals=ticks, ticktext=[str(t) for t in ticks])

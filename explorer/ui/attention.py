@@ -3,7 +3,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from explorer.analysis import attention
+from explorer.analysis import attention, induction
 from explorer.ui import common
 
 TRANSFORMERS = ("gpt", "bert", "gpt2", "gpt3")
@@ -39,12 +39,11 @@ def attention_shape(name: str, text: str, pair) -> dict:
     trace = common.load_model(name).trace(text, pair=pair)
     layers, heads, tokens, _ = attention.attention(trace).shape
     return dict(layers=layers, heads=heads, tokens=tokens, labels=attention.token_labels(trace.tokens),
-                layer_names=_layer_names(common.load_model(name)))
+                layer_names=induction.layer_names(common.load_model(name)))
 
 
-def _layer_names(model) -> list[str]:
-    kinds = getattr(model.net.config, "attention_layers", None)  # GPT-3-style: global and local layers
-    return [f"layer {i}" + (f" ({kinds[i]})" if kinds else "") for i in range(model.n_layers)]
+def _head(h: int) -> str:
+    return f"head {h + 1}"  # layers and heads are numbered from 1 on every page
 
 
 def _trace(name, text, pair):
@@ -62,8 +61,8 @@ def head_view(name, text, pair, shape):
     cols = st.columns([2, 2, 1])
     with cols[0]:
         layer = _layer(shape, "attention-head-layer")
-    heads = cols[1].multiselect("Heads", list(range(shape["heads"])), list(range(shape["heads"])),
-                                key="attention-heads")
+    heads = cols[1].multiselect("Heads", list(range(shape["heads"])), [0], format_func=_head,
+                                key="attention-heads")  # one head by default: all of them at once is unreadable
     top_k = cols[2].number_input("Edges per token (0: all)", 0, 64, 0, key="attention-topk")
     fig = head_view_figure(name, text, pair, layer, tuple(heads), int(top_k) or None)
     fig.update_layout(width=None, height=min(4000, max(420, 28 * shape["tokens"] + 140)))
@@ -91,7 +90,7 @@ def one_head(name, text, pair, shape):
     with cols[0]:
         layer = _layer(shape, "attention-one-layer")
     with cols[1]:
-        head = st.select_slider("Head", range(shape["heads"]), key="attention-one-head")
+        head = st.select_slider("Head", range(shape["heads"]), format_func=_head, key="attention-one-head")
     fig, matrix = head_matrix(name, text, pair, layer, head)
     common.chart(fig, key="attention-one", data=matrix, name=f"attention-layer{layer}-head{head}")
 
@@ -148,6 +147,7 @@ def head_scores(name, text, pair, shape):
     fig = px.imshow(grid, color_continuous_scale="Viridis", aspect="auto", text_auto=".2f",
                     labels=dict(x="head", y="layer", color=score), title=f"{common.label(name)}: {score} per head")
     fig.update_yaxes(tickvals=list(grid.index), ticktext=[shape["layer_names"][i] for i in grid.index])
+    fig.update_xaxes(tickvals=list(grid.columns), ticktext=[_head(h) for h in grid.columns])  # integer ticks
     fig.update_layout(height=160 + 48 * shape["layers"])
     common.chart(fig, key="attention-scores", data=table, name="head-scores")
 
