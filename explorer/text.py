@@ -8,6 +8,16 @@ from .errors import ExplorerError
 # (punctuation, emoji) is a word of its own.
 WORD_PATTERN = r"\d+(?:[.,]\d+)*|\w+(?:['’-]\w+)*|[^\w\s]"
 _WORD = re.compile(WORD_PATTERN)
+# Byte-level BPE marks a leading space with 'Ġ' and a newline with 'Ċ'; shown as ␣ and ↵ so that 'Ġold' does
+# not read as 'Gold'.
+BYTE_LEVEL_MARKS = {"Ġ": "␣", "Ċ": "↵"}
+
+
+def readable_token(token: str) -> str:
+    """A model's token as shown on every page (downloads keep the tokens as they are)."""
+    for mark, shown in BYTE_LEVEL_MARKS.items():
+        token = token.replace(mark, shown)
+    return token
 
 
 def check_text(text: str, what: str = "text") -> str:

@@ -200,3 +200,10 @@ def test_flow_rows_keep_the_chosen_tokens_positions_on_category_axes():
     fig = A.flow_figure(flow, ["the", "7", "cat", "1"])
     assert list(fig.data[0].y) == ["2 cat"] and list(fig.data[0].x) == ["0 the", "1 7", "2 cat", "3 1"]
     assert fig.layout.xaxis.type == fig.layout.yaxis.type == "category"
+
+
+def test_byte_level_space_marks_are_shown_as_visible_spaces():
+    """gpt2's 'Ġcat' reads '␣cat' on the attention page as on Compare (one helper for both)."""
+    from explorer.analysis.attention import token_labels
+
+    assert token_labels(["The", "Ġcat", "Ċ"]) == ["0 The", "1 ␣cat", "2 ↵"]

@@ -15,6 +15,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_flow
 
 from ..errors import ExplorerError
+from ..text import readable_token
 from ..trace import Trace
 
 # Attention flow is max-flow, one per (output, input) token pair, over a graph of up to
@@ -154,7 +155,7 @@ def head_scores(trace: Trace, model=None) -> pd.DataFrame:
 
 def token_labels(tokens: list[str]) -> list[str]:
     """Position-prefixed labels, unique even when a token repeats (plotly merges equal category labels)."""
-    return [f"{i} {t}" for i, t in enumerate(tokens)]
+    return [f"{i} {readable_token(t)}" for i, t in enumerate(tokens)]
 
 
 def _check_layer_head(att, layer, head=None):
@@ -301,7 +302,7 @@ def _token_columns(fig: go.Figure, tokens: list[str]):
     n = len(tokens)
     step = max(1, math.ceil(n / 128))
     ys = -np.arange(n)
-    labels = [t if i % step == 0 else "" for i, t in enumerate(tokens)]
+    labels = [readable_token(t) if i % step == 0 else "" for i, t in enumerate(tokens)]
     for x, pos in ((0.0, "middle left"), (1.0, "middle right")):
         fig.add_trace(go.Scatter(
             x=np.full(n, x), y=ys, mode="markers+text", text=labels, textposition=pos,

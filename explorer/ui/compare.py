@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.analysis import contrast, prediction
-from explorer.text import check_text, split_words
+from explorer.text import BYTE_LEVEL_MARKS, check_text, split_words
 from explorer.ui import common
 
 DEFAULT = "The old dog barked at the ___ near the river ."
@@ -52,9 +52,8 @@ def tokenization(names, text):
 
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
-    """Byte-level BPE marks a leading space with 'Ġ' (and a newline with 'Ċ'); shown as ␣ and ↵ so that
-    'Ġold' does not read as 'Gold'. Downloads keep the tokens as they are."""
-    return table.replace({"Ġ": "␣", "Ċ": "↵"}, regex=True)
+    """The table's tokens as every page shows them (explorer.text.readable_token)."""
+    return table.replace(BYTE_LEVEL_MARKS, regex=True)
 
 
 @common.cached
