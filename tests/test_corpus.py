@@ -168,3 +168,9 @@ def test_shipped_corpus_has_no_unk_and_counts_it(built):
     wikitext = next(s for s in manifest["sources"] if s["name"] == "wikitext2/valid")
     assert wikitext["unk_dropped"] > 0
     assert "<unk>" not in (built / "train.txt").read_text()
+
+
+def test_a_dropped_unk_takes_its_joiners_with_it():
+    """'by @-@ <unk> @-@ ,' must not leave a dangling '@-@' (or a 'by-,') in the corpus."""
+    assert corpus._drop_unk("founded by @-@ <unk> @-@ , in 3 @,@ 000 .".split()) == \
+        "founded by , in 3 @,@ 000 .".split()

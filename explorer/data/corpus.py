@@ -217,6 +217,14 @@ def gutenberg_lines(path: Path) -> list[str]:
 
 
 UNK = "<unk>"
+_JOINERS = ("@-@", "@,@", "@.@")  # WikiText's split marks inside numbers and hyphenated words
+
+
+def _drop_unk(words: list[str]) -> list[str]:
+    """Words without ``<unk>`` and without the joiners attached to one (which would dangle: 'by @-@ ,')."""
+    def attached(i):
+        return words[i] in _JOINERS and UNK in words[max(i - 1, 0):i] + words[i + 1:i + 2]
+    return [w for i, w in enumerate(words) if w != UNK and not attached(i)]
 
 
 def wikitext_lines(path: Path) -> list[str]:
@@ -227,7 +235,7 @@ def wikitext_lines(path: Path) -> list[str]:
     for line in read_lines(path)[0]:
         if line.startswith("=") and line.endswith("="):
             continue
-        line = " ".join(w for w in line.split() if w != UNK)
+        line = " ".join(_drop_unk(line.split()))
         line = line.replace(" @-@ ", "-").replace(" @,@ ", ",").replace(" @.@ ", ".")
         out += [s for s in re.split(r"(?<= [.!?]) (?=[A-Z\"'])", line) if s.strip()]
     return out
