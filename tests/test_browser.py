@@ -152,18 +152,23 @@ def downloads_work(page, app_url):
         page.keyboard.press("Escape")
 
 
+def open_page(playwright, app_url, path):
+    """Chromium on one page of the app with the small test models picked, once its first run settled."""
+    url, picked = app_url
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(f"{url}/{path}?models={picked}")
+    page.wait_for_selector("h1", timeout=120_000)
+    settle(page)
+    return browser, page
+
 
 def test_a_slow_step_shows_the_running_indicator(app_url):
     """Streamlit's status widget (running figure and Stop) shows while the probes run."""
     from playwright.sync_api import sync_playwright
 
-    url, picked = app_url
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{url}/probing?models={picked}")
-        page.wait_for_selector("h1", timeout=120_000)
-        settle(page)
+        browser, page = open_page(p, app_url, "probing")
         page.get_by_role("button", name="Run the probes", exact=True).click()
         page.locator('[data-testid="stStatusWidget"]').wait_for(state="visible", timeout=10_000)
         settle(page)
@@ -174,12 +179,8 @@ def test_logit_lens_rank_axis_shows_whole_ranks(app_url):
     """The rank axis of every logit-lens figure on Compare is labelled with integers only."""
     from playwright.sync_api import sync_playwright
 
-    url, picked = app_url
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        page.goto(f"{url}/compare?models={picked}")
-        page.wait_for_selector("h1", timeout=120_000)
+        browser, page = open_page(p, app_url, "compare")
         field = page.get_by_label("Sentence with one blank", exact=True)
         field.fill("The small dog chased the ___ across the garden .")
         field.press("Enter")
