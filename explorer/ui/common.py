@@ -286,15 +286,12 @@ def sentence(label_text: str, default: str, key: str, help: str | None = None, a
         return None
 
 
-MAX_UPLOAD_MB = 50
-
-
 def upload_text(upload) -> bytes:
     """An uploaded file's bytes, refused (naming the user's file, not where it was stored) unless it is UTF-8 text
     of a sensible size: data files here are all text."""
-    content = upload.getvalue()
-    if len(content) > MAX_UPLOAD_MB * 2**20:
-        raise ExplorerError(f"{upload.name} is {len(content) / 2**20:.0f} MB: upload a text file under {MAX_UPLOAD_MB} MB")
+    content, limit_mb = upload.getvalue(), st.get_option("server.maxUploadSize")  # one limit: .streamlit/config.toml
+    if len(content) > limit_mb * 2**20:
+        raise ExplorerError(f"{upload.name} is {len(content) / 2**20:.0f} MB: upload a text file under {limit_mb} MB")
     try:
         content.decode("utf-8")
     except UnicodeDecodeError as e:
