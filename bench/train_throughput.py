@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from explorer.data.corpus import Corpus, load_corpus  # noqa: E402
 from explorer.families import build  # noqa: E402
-from explorer.tokenizers import KIND_OF_FAMILY, train_tokenizer  # noqa: E402
+from explorer.families import family as spec  # noqa: E402
+from explorer.tokenizers import train_tokenizer  # noqa: E402
 from explorer.training.loop import (TrainConfig, autocast, hardware, make_objective, make_optimizer,  # noqa: E402
                                     pick_device, Runtime, to_device)
 from explorer.training.objectives import MASK_SHARE  # noqa: E402
@@ -122,7 +123,7 @@ def softmax_seconds(rows, d, vocab, device) -> float:
 
 def bench_family(name, corpus, device, batch_size, seconds, peak):
     family, size = TINY[name]["family"], TINY[name]["size"]
-    tokenizer = train_tokenizer(KIND_OF_FAMILY[family], corpus.train, VOCAB_SIZE, size.get("context", 10_000))
+    tokenizer = train_tokenizer(spec(family).tokenizer, corpus.train, VOCAB_SIZE, size.get("context", 10_000))
     torch.manual_seed(0)
     model = build(family, tokenizer, name, **size)
     net = model.net.to(device).train()

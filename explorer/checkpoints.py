@@ -10,11 +10,9 @@ from safetensors import SafetensorError, safe_open
 
 from .errors import ExplorerError
 from .zoo import display_name
-from .families import HFModel
+from .families import family, for_model_type
 from .families.base import Model
-
-# transformers model_type -> (our family, the class that keeps the pretraining head)
-_HF_FAMILY = {"openai-gpt": "gpt", "gpt2": "gpt2", "gpt_neo": "gpt3", "bert": "bert"}
+from .families.hf import HFModel
 
 
 def check_safetensors(path: Path) -> None:
@@ -38,7 +36,7 @@ def load_directory(directory: Path, name: str | None = None) -> Model:
     config_file = directory / "config.json"
     if not config_file.exists():
         if (directory / "options.json").exists():
-            from .families.elmo import load_allennlp
+            from .families.elmo_network import load_allennlp
 
             return load_allennlp(directory / "options.json", directory / "weights.hdf5")
         raise ExplorerError(f"{directory} has no config.json: it is not a model checkpoint")
@@ -48,10 +46,8 @@ def load_directory(directory: Path, name: str | None = None) -> Model:
         raise ExplorerError(f"{config_file} is not valid JSON: {e}") from None
     for weights in directory.glob("*.safetensors"):
         check_safetensors(weights)
-    if config.get("family") == "elmo":
-        from .families.elmo import load as load_elmo
-
-        return load_elmo(directory, name or display_name(directory))
+    if "family" in config and "model_type" not in config:  # a family's own format (ELMo), not transformers'
+        return family(config["family"]).load(directory, name or display_name(directory))
     return load_hf(str(directory), name or display_name(directory), read_card(directory))
 
 
@@ -61,15 +57,16 @@ def _net_class(config):
 
     model_type = config.model_type
     archs = config.architectures or []
-    if model_type == "bert":
+    spec = for_model_type(model_type)
+    if spec is not None and not spec.causal:  # an encoder: keep whichever pretraining head it was saved with
         for arch in ("BertForPreTraining", "BertForMaskedLM"):
             if arch in archs:
-                return "bert", getattr(transformers, arch)
-        return "bert", transformers.BertModel
-    if model_type in _HF_FAMILY:
-        return _HF_FAMILY[model_type], transformers.AutoModelForCausalLM
+                return spec, getattr(transformers, arch)
+        return spec, transformers.BertModel
+    if spec is not None:
+        return spec, transformers.AutoModelForCausalLM
     if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        return "gpt3", transformers.AutoModelForCausalLM  # other GPT-3-style open causal LMs
+        return family("gpt3"), transformers.AutoModelForCausalLM  # other GPT-3-style open causal LMs
     raise ExplorerError(
         f"unsupported architecture {model_type!r} ({', '.join(archs) or 'no architectures listed'}): "
         "Linguistic Travelling reads BERT encoders, GPT, GPT-2, GPT-Neo and other causal LMs, and ELMo"
@@ -89,7 +86,7 @@ def load_hf(source: str, name: str, card: dict | None = None) -> HFModel:
             f"could not read {source!r} ({str(e).splitlines()[0]}). If it is a Hugging Face id and this machine is "
             "offline, download the model elsewhere and give its local folder instead"
         ) from None
-    family, cls = _net_class(config)
+    spec, cls = _net_class(config)
     try:
         net = cls.from_pretrained(source, attn_implementation="eager", dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(source)
@@ -97,4 +94,4 @@ def load_hf(source: str, name: str, card: dict | None = None) -> HFModel:
         raise ExplorerError(f"could not load {source!r}: {str(e).splitlines()[0]}") from None
     if not getattr(tokenizer, "is_fast", False):
         raise ExplorerError(f"{source!r} has no fast tokenizer (tokenizer.json): word alignment needs one")
-    return HFModel(net, tokenizer, name, family, card)
+    return HFModel(net, tokenizer, name, spec, card)

@@ -12,9 +12,8 @@ from .errors import ExplorerError
 from .text import WORD_PATTERN
 
 EOS = "<|endoftext|>"
-# What each family reads: GPT's lower-cased BPE with end-of-word markers, BERT's uncased
-# WordPiece, GPT-2/GPT-3's byte-level BPE, and ELMo's whole words (characters go to its CNN).
-KIND_OF_FAMILY = {"gpt": "bpe", "bert": "wordpiece", "gpt2": "byte_bpe", "gpt3": "byte_bpe", "elmo": "word"}
+# The kinds (each family's spec names its own): GPT's lower-cased BPE with end-of-word markers, BERT's
+# uncased WordPiece, GPT-2/GPT-3's byte-level BPE, and ELMo's whole words (characters go to its CNN).
 # The same word split as explorer.text.split_words, so ELMo's vocabulary matches its input words.
 _WORD_SPLIT = pre_tokenizers.Sequence([
     pre_tokenizers.WhitespaceSplit(),

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from .errors import ExplorerError
+from .families import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINED = ROOT / "trained"
@@ -11,29 +12,10 @@ TRAINED = ROOT / "trained"
 USER_MODELS = Path(os.environ.get("LT_HOME", Path.home() / ".linguistic_travelling")) / "models"
 
 VOCAB_SIZE = 8192
-CAUSAL = ("gpt", "gpt2", "gpt3")  # the families that are causal LMs: prompting, next-token prediction
-# The shipped tiny models: one corpus, one token budget; GPT-3-tiny is the large one (scale is its story).
-TINY = {
-    "elmo-tiny": dict(family="elmo", size=dict(d_model=192, cell=768, n_layers=2)),
-    "gpt-tiny": dict(family="gpt", size=dict(d_model=192, n_layers=4, n_heads=4, context=256)),
-    "bert-tiny": dict(family="bert", size=dict(d_model=192, n_layers=4, n_heads=4, context=256)),
-    "gpt2-tiny": dict(family="gpt2", size=dict(d_model=192, n_layers=4, n_heads=4, context=256)),
-    "gpt3-tiny": dict(family="gpt3", size=dict(d_model=320, n_layers=8, n_heads=8, context=256, window=64)),
-}
+# The shipped tiny models (those trained into trained/): one corpus, one token budget, each its family's size.
+TINY = {f.tiny_name: dict(family=f.name, size=f.tiny) for f in REGISTRY.values()}
 # Real checkpoints this tool knows how to read (downloaded on demand; parameters as published).
-KNOWN_REAL = {
-    "elmo-original (AllenNLP options.json + weights.hdf5)": ("elmo", "93.6M"),
-    "openai-gpt": ("gpt", "117M"),
-    "bert-base-uncased": ("bert", "110M"),
-    "bert-large-uncased": ("bert", "340M"),
-    "gpt2": ("gpt2", "124M"),
-    "gpt2-medium": ("gpt2", "355M"),
-    "gpt2-large": ("gpt2", "774M"),
-    "gpt2-xl": ("gpt2", "1.5B"),
-    "EleutherAI/gpt-neo-125m": ("gpt3", "125M"),
-    "EleutherAI/gpt-neo-1.3B": ("gpt3", "1.3B"),
-    "EleutherAI/gpt-neo-2.7B": ("gpt3", "2.7B"),
-}
+KNOWN_REAL = {name: (f.name, params) for f in REGISTRY.values() for name, params in f.real.items()}
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 
 

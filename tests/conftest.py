@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from explorer.families import REGISTRY
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -35,10 +37,11 @@ def sentences():
 def make_tiny(family: str, seed: int = 0):
     """A small randomly initialised model of ``family`` with a tokenizer trained on test sentences."""
     from explorer.families import build
-    from explorer.tokenizers import KIND_OF_FAMILY, train_tokenizer
+    from explorer.families import family as spec
+    from explorer.tokenizers import train_tokenizer
 
     torch.manual_seed(seed)
-    tok = train_tokenizer(KIND_OF_FAMILY[family], _sentences(), vocab_size=300, max_len=64)
+    tok = train_tokenizer(spec(family).tokenizer, _sentences(), vocab_size=300, max_len=64)
     size = dict(d_model=32, n_layers=2, n_heads=2, context=64)
     if family == "gpt3":
         size["window"] = 4
@@ -47,12 +50,12 @@ def make_tiny(family: str, seed: int = 0):
     return build(family, tok, f"{family}-test", **size)
 
 
-@pytest.fixture(params=["elmo", "gpt", "bert", "gpt2", "gpt3"])
+@pytest.fixture(params=list(REGISTRY))
 def any_family(request):
     return make_tiny(request.param)
 
 
-@pytest.fixture(params=["gpt", "bert", "gpt2", "gpt3"])
+@pytest.fixture(params=[name for name, spec in REGISTRY.items() if spec.attention])
 def transformer_family(request):
     return make_tiny(request.param)
 

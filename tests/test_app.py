@@ -60,14 +60,14 @@ def errors(at) -> str:
 
 
 # -- Journey -----------------------------------------------------------------------------------
-def test_journey_shows_the_five_models_and_the_comparison_table(app):
+def test_journey_shows_the_five_models_then_smollm2_and_the_comparison_table(app):
     at = app("bert")
     assert_clean(at)
     assert at.title[0].value == "Linguistic Travelling"
     subheaders = [s.value for s in at.subheader]
-    assert all(name in subheaders for name in ("ELMo", "GPT", "BERT", "GPT-2", "GPT-3"))
+    assert all(name in subheaders for name in ("ELMo", "GPT", "BERT", "GPT-2", "GPT-3", "SmolLM2"))
     table = at.table[0].value
-    assert list(table.index) == ["ELMo", "GPT", "BERT", "GPT-2", "GPT-3"]
+    assert list(table.index) == ["ELMo", "GPT", "BERT", "GPT-2", "GPT-3", "SmolLM2"]  # GPT-3's open descendant last
     assert {"architecture", "objective", "how used", "gain (paper)"} <= set(table.columns)
     assert any(b.proto.label == "CSV data" for b in at.get("download_button"))
 

@@ -9,7 +9,7 @@ from safetensors import safe_open
 
 import explorer
 from explorer import ExplorerError
-from explorer.families import elmo
+from explorer.families import elmo_network as elmo
 from tests.conftest import make_tiny
 
 SENTENCE = "The old teacher found 3.14 apples 😀 in 1999 ."
@@ -116,7 +116,7 @@ def test_bilm_trains_on_its_own_logits():
     """The interface the training loop uses: forward/backward logits against word_ids, shifted."""
     torch.manual_seed(0)
     model = make_tiny("elmo")
-    net = elmo.BiLM(model.vocab_size, 16, 32, 2, filters=((1, 8), (2, 8)), n_highway=1, dropout=0.0)
+    net = elmo.ElmoNet(model.vocab_size, 16, 32, 2, filters=((1, 8), (2, 8)), n_highway=1, dropout=0.0)
     words = [["the", "old", "dog", "barked", "."], ["a", "ship", "!"]]
     chars, mask = elmo.char_ids(words)
     ids = elmo.word_ids(model.tokenizer, words)
@@ -140,8 +140,8 @@ def test_bilm_trains_on_its_own_logits():
 
 def test_clipping_path_matches_packed_lstm_when_clips_never_bite():
     torch.manual_seed(0)
-    packed = elmo.BiLM(10, 8, 12, 2, filters=((1, 4), (2, 4)), n_highway=1, dropout=0.0).eval()
-    stepwise = elmo.BiLM(10, 8, 12, 2, filters=((1, 4), (2, 4)), n_highway=1, dropout=0.0,
+    packed = elmo.ElmoNet(10, 8, 12, 2, filters=((1, 4), (2, 4)), n_highway=1, dropout=0.0).eval()
+    stepwise = elmo.ElmoNet(10, 8, 12, 2, filters=((1, 4), (2, 4)), n_highway=1, dropout=0.0,
                          cell_clip=1e9, proj_clip=1e9).eval()
     stepwise.load_state_dict(packed.state_dict())
     chars, mask = elmo.char_ids([["one", "two", "three"], ["four"]])

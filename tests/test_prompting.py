@@ -15,6 +15,7 @@ from explorer.cli import main
 from explorer.data import icl
 from explorer.data.tasks import Example, Task, Template, get_task, load_task_file, relabel, task_names
 from explorer.errors import ExplorerError, TruncationWarning
+from explorer.families import REGISTRY
 from explorer.families.base import Model
 
 
@@ -64,13 +65,12 @@ class UnigramNet(CopyNet):
 
 
 class FakeModel(Model):
-    family, causal = "gpt2", True
     n_layers, n_heads, d_model, max_len = 1, 2, 1, 512
 
 
 def fake(net_class, family="gpt2"):
     tok = make_tiny(family).tokenizer
-    model = FakeModel(net_class(len(tok)), tok, f"{net_class.__name__.lower()}-{family}")
+    model = FakeModel(net_class(len(tok)), tok, f"{net_class.__name__.lower()}-{family}", REGISTRY[family])
     return model
 
 

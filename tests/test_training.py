@@ -18,8 +18,9 @@ from safetensors.torch import load_file
 
 from conftest import ROOT, _sentences, shared_data, shipped
 from explorer.errors import ExplorerError
-from explorer.families import elmo
-from explorer.tokenizers import KIND_OF_FAMILY, train_tokenizer
+from explorer.families import elmo_network as elmo
+from explorer.families import family
+from explorer.tokenizers import train_tokenizer
 from explorer.training import TrainConfig, train
 from explorer.training.loop import Trainer, learning_rate
 from explorer.training.objectives import BiLM, CausalLM, MaskedLM
@@ -160,7 +161,7 @@ def test_learning_rate_warms_up_then_decays_to_its_floor():
 def test_bert_init_std_widens_the_initial_weights_and_is_kept_in_the_config():
     """`--size init_std=0.05` (bench/positional_copy.py's knob) reaches BERT's initializer."""
     from explorer.families import build
-    tok = train_tokenizer(KIND_OF_FAMILY["bert"], _sentences(), vocab_size=300, max_len=64)
+    tok = train_tokenizer(family("bert").tokenizer, _sentences(), vocab_size=300, max_len=64)
     size = dict(d_model=64, n_layers=1, n_heads=2, context=64)
     narrow, wide = (build("bert", tok, "b", **size, init_std=s).net for s in (0.02, 0.1))
     spread = [net.bert.encoder.layer[0].attention.self.query.weight.std().item() for net in (narrow, wide)]

@@ -15,6 +15,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_flow
 
 from ..errors import ExplorerError
+from ..families import family
 from ..text import readable_token
 from ..trace import Trace
 
@@ -31,7 +32,7 @@ GL_LINES = 3000
 
 def attention(trace: Trace) -> np.ndarray:
     """[n_layers, n_heads, n_tokens, n_tokens] attention weights of a traced transformer."""
-    if trace.family == "elmo":
+    if not family(trace.family).attention:
         raise ExplorerError(
             f"{trace.model} is an ELMo biLSTM: it has no attention to show. Ask which input words a prediction "
             "depends on with attribution (saliency) instead: explorer.analysis.attribution.attribute(model, text)")

@@ -48,7 +48,7 @@ def _hf_setup(model, s: Slot, target: int):
     """Forward function, input ids, baseline ids and embedding layer for a transformer."""
     tr = s.trace
     ids = tr.input_ids[None]
-    segments = torch.tensor(tr.segment_ids)[None] if model.family == "bert" and tr.segment_ids else None
+    segments = torch.tensor(tr.segment_ids)[None] if model.spec.pairs and tr.segment_ids else None
 
     def forward(input_ids):
         extra = {} if segments is None else {"token_type_ids": segments.expand(input_ids.shape[0], -1)}
@@ -64,7 +64,7 @@ def _hf_setup(model, s: Slot, target: int):
 
 def _elmo_setup(model, s: Slot, target: int):
     """The same for ELMo: characters in, attribution at the char-CNN token layer; <S> and </S> dropped after."""
-    from ..families.elmo import char_ids
+    from ..families.elmo_network import char_ids
 
     chars, mask = char_ids([s.words], model.net.max_chars)
     empty, _ = char_ids([[""] * len(s.words)], model.net.max_chars)
@@ -86,7 +86,7 @@ def attribute(model, text: str, target: str | None = None, method: str = "integr
     log_probs = slot_log_probs(model, s)
     target_id = int(log_probs.argmax()) if target is None else token_id(model, target)
     check_target(model, s, log_probs, target_id)
-    setup = _elmo_setup if model.family == "elmo" else _hf_setup
+    setup = _elmo_setup if model.spec.objective == "bidirectional" else _hf_setup  # ELMo reads characters
     forward, inputs, baseline, extra, layer, labels, real = setup(model, s, target_id)
     with torch.enable_grad():
         if method == "integrated_gradients":

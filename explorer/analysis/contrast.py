@@ -11,7 +11,7 @@ SPECIALS = "(special tokens)"
 
 def _pieces(model, trace) -> tuple[dict[int, list[str]], list[str]]:
     """Each traced word's pieces (ELMo: the characters its CNN reads), and the tokens that belong to no word."""
-    if model.family == "elmo":
+    if model.spec.objective == "bidirectional":  # ELMo reads characters
         return {i: list(w) for i, w in enumerate(trace.words)}, []
     pieces: dict[int, list[str]] = {}
     specials = []
@@ -75,8 +75,8 @@ def tokenization_figure(table: pd.DataFrame) -> go.Figure:
 def bert_embedding_parts(model, text: str, pair: str | None = None) -> pd.DataFrame:
     """BERT's input per token as token + segment + position embeddings: the norm of each part, of their
     sum, and of the LayerNorm-ed sum the first layer reads."""
-    if model.family != "bert":
-        raise ExplorerError(f"{model.name} is a {model.family} model: only BERT sums token, segment and "
+    if not model.spec.pairs:
+        raise ExplorerError(f"{model.name} is a {model.spec.display} model: only BERT sums token, segment and "
                             "position embeddings")
     tr = model.trace(text, pair=pair, attentions=False, logits=False)
     emb = getattr(model.net, "bert", model.net).embeddings

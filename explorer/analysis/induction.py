@@ -64,7 +64,7 @@ def default_seq_len(model) -> int:
 
 
 def _attention_pass(model, seq_len, seed, n_seqs):
-    if model.family == "elmo":
+    if not model.spec.attention:
         raise ExplorerError(f"{model.name} is an ELMo model: its LSTMs have no attention heads, so no head can be an "
                             "induction head; choose a transformer")
     ids = repeated_tokens(model, seq_len, seed, n_seqs)

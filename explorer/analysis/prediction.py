@@ -22,7 +22,6 @@ import torch
 from ..errors import ExplorerError, TruncationWarning
 from ..text import check_text, split_words
 from ..trace import Trace
-from ..zoo import CAUSAL
 
 BLANK = re.compile(r"_{3,}|\[MASK\]")
 _PLACEHOLDER = "___"
@@ -205,11 +204,7 @@ def _elmo_slot(model, text: str, word: int | None = None) -> Slot:
 def slot(model, text: str) -> Slot:
     """Where ``model`` is asked for a token in ``text`` (a blank; or, for causal LMs and ELMo, the next token)."""
     check_text(text)
-    if model.family == "bert":
-        return _bert_slot(model, text)
-    if model.family == "elmo":
-        return _elmo_slot(model, text)
-    return _causal_slot(model, text)
+    return {"masked": _bert_slot, "bidirectional": _elmo_slot, "causal": _causal_slot}[model.spec.objective](model, text)
 
 
 def elmo_log_probs(net, chars: torch.Tensor, mask: torch.Tensor, index: int, directions) -> dict:
@@ -233,7 +228,7 @@ def slot_log_probs(model, s: Slot) -> torch.Tensor:
     """[vocab] log-probabilities the model gives the slot."""
     if s.trace is not None:
         return slot_log_probs_from(model, s, s.trace.logits[s.position])
-    from ..families.elmo import char_ids
+    from ..families.elmo_network import char_ids
 
     chars, mask = char_ids([s.words], model.net.max_chars)
     return slot_log_probs_from(model, s, _combine(elmo_log_probs(model.net, chars, mask, s.index, s.directions))[0])
@@ -243,8 +238,8 @@ def slot_log_probs(model, s: Slot) -> torch.Tensor:
 
 def fill_mask(model, text: str, top_k: int = 5) -> pd.DataFrame:
     """BERT's top-k for every [MASK] (each predicted independently): mask, position, rank, token, probability."""
-    if model.family != "bert":
-        raise ExplorerError(f"{model.name} is a {model.family} model, not a masked LM: use next_token or "
+    if model.spec.objective != "masked":
+        raise ExplorerError(f"{model.name} is a {model.spec.display} model, not a masked LM: use next_token or "
                             "blank_table for it")
     first = _bert_slot(model, check_text(text))
     tables = []
@@ -259,7 +254,7 @@ def whole_word_mask(model, text: str, word: int | str) -> tuple[str, list[str]]:
 
     ``word`` is a word index (as split_words counts) or the word itself (its first occurrence).
     """
-    if model.family != "bert":
+    if model.spec.objective != "masked":
         raise ExplorerError("whole-word masking is for masked LMs (BERT)")
     spans = split_words(text)
     words = [w for w, _, _ in spans]
@@ -276,8 +271,9 @@ def whole_word_mask(model, text: str, word: int | str) -> tuple[str, list[str]]:
 
 def nsp_probability(model, first: str, second: str) -> float:
     """BERT's probability that ``second`` follows ``first`` (next-sentence prediction)."""
-    if model.family != "bert":
-        raise ExplorerError(f"next-sentence prediction is BERT's objective; {model.name} is a {model.family} model")
+    if not model.spec.pairs:
+        raise ExplorerError(f"next-sentence prediction is BERT's objective; {model.name} is a {model.spec.display} "
+                            "model")
     tr = model.trace(first, pair=second, attentions=False)
     if tr.nsp_logits is None:
         raise ExplorerError(f"{model.name} has no next-sentence head: load a BertForPreTraining checkpoint")
@@ -286,8 +282,8 @@ def nsp_probability(model, first: str, second: str) -> float:
 
 def next_token(model, text: str, top_k: int = 5) -> pd.DataFrame:
     """A causal LM's top-k next tokens after ``text``."""
-    if model.family not in CAUSAL:
-        hint = "use elmo_predictions" if model.family == "elmo" else "use fill_mask with a [MASK]"
+    if not model.causal:
+        hint = "use fill_mask with a [MASK]" if model.spec.objective == "masked" else "use elmo_predictions"
         raise ExplorerError(f"{model.name} is not a left-to-right LM: {hint}")
     s = _causal_slot(model, check_text(text))
     return _top_table(slot_log_probs(model, s), model.tokenizer, top_k)
@@ -296,9 +292,9 @@ def next_token(model, text: str, top_k: int = 5) -> pd.DataFrame:
 @torch.no_grad()
 def elmo_predictions(model, text: str, word: int, top_k: int = 5) -> pd.DataFrame:
     """ELMo's guesses for word number ``word``: from the left (forward LM), the right (backward LM), and both."""
-    if model.family != "elmo":
+    if model.spec.objective != "bidirectional":
         raise ExplorerError(f"{model.name} is not an ELMo model")
-    from ..families.elmo import char_ids
+    from ..families.elmo_network import char_ids
 
     s = _elmo_slot(model, text, word)
     chars, mask = char_ids([s.words], model.net.max_chars)
@@ -310,7 +306,7 @@ def elmo_predictions(model, text: str, word: int, top_k: int = 5) -> pd.DataFram
 
 def predict(model, text: str, top_k: int = 5) -> pd.DataFrame:
     """One model's top-k, the way it can: BERT for every [MASK]; a causal LM or ELMo for the blank, or next."""
-    if model.family == "bert":
+    if model.spec.objective == "masked":
         return fill_mask(model, text, top_k)
     s = slot(model, text)
     return _top_table(slot_log_probs(model, s), model.tokenizer, top_k).assign(context=s.context)
@@ -348,13 +344,13 @@ def top_k_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
 def _lens_head(model):
     """The function mapping a layer's hidden state to vocabulary scores, as the model's own head would."""
     net = model.net
-    if model.family == "bert":
+    if model.spec.lens == "mlm head":
         cls = getattr(net, "cls", None)
         if cls is None:
             raise ExplorerError(f"{model.name} has no masked-LM head: the logit lens needs one")
         return lambda h, last: cls.predictions(h)
     head = net.get_output_embeddings()
-    if model.family == "gpt":  # post-LayerNorm blocks: every layer's output is already normalised
+    if model.spec.lens == "head":  # post-LayerNorm blocks: every layer's output is already normalised
         return lambda h, last: head(h)
     norm = None
     for path in _FINAL_NORMS:
@@ -376,7 +372,7 @@ def logit_lens(model, text: str, target: str | None = None) -> pd.DataFrame:
     BERT: the MLM head on each layer. GPT family: the final LayerNorm (where the model has one) and
     the LM head on each layer. The target defaults to the model's own top prediction.
     """
-    if model.family == "elmo":
+    if model.spec.lens is None:
         raise ExplorerError("the logit lens reads a transformer's layers through its LM head; ELMo's softmax "
                             "only reads its top layer: use elmo_predictions")
     s = slot(model, text)

@@ -17,19 +17,10 @@ from plotly.colors import hex_to_rgb, qualitative
 from ..data.tasks import Example, Task, Template
 from ..errors import ExplorerError, TruncationWarning
 
-_WHY_NOT = {
-    "bert": "BERT reads the whole text in both directions and was trained to fill in masked words, so it has no "
-            "next-word distribution to continue a prompt with",
-    "elmo": "ELMo's language models exist to give word vectors: its forward LSTM has no attention to look things "
-            "up in a prompt and knows only whole words from its vocabulary, and its backward LM would read the "
-            "answer before the question",
-}
-
-
 def check_causal(model) -> None:
     """Few-shot prompting needs a left-to-right (causal) language model."""
-    if not getattr(model, "causal", False) or model.family == "elmo":
-        why = _WHY_NOT.get(model.family, f"{model.family} is not a left-to-right language model")
+    if not model.causal:
+        why = model.spec.not_prompted or f"{model.spec.display} is not a left-to-right language model"
         raise ExplorerError(f"{model.name} cannot be prompted: {why}. Choose a causal model (gpt-tiny, gpt2-tiny, "
                             "gpt3-tiny, or a GPT, GPT-2 or GPT-Neo checkpoint)")
 

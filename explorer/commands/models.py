@@ -19,7 +19,7 @@ def run(args):
 
 
 def _tokenizer_kind(name):
-    from ..tokenizers import KIND_OF_FAMILY
+    from ..families import family
     from ..zoo import TINY
 
-    return KIND_OF_FAMILY[TINY[name]["family"]] if name in TINY else "from checkpoint"
+    return family(TINY[name]["family"]).tokenizer if name in TINY else "from checkpoint"

@@ -25,7 +25,7 @@ def run(args):
         print(table.to_string(index=False, float_format="{:.4f}".format))
     if args.lens:
         for model in models:
-            if model.family == "elmo":
+            if model.spec.lens is None:
                 print(f"\n{model.name}: no logit lens (ELMo's softmax reads only its top layer)")
                 continue
             print(f"\nlogit lens, {model.name}:")

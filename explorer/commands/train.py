@@ -1,8 +1,10 @@
+from ..families import REGISTRY
+
 HELP = "train a model of any family on a text corpus with its own objective (biLM, causal LM, MLM + NSP)"
 
 
 def add_arguments(parser):
-    parser.add_argument("family", choices=["elmo", "gpt", "bert", "gpt2", "gpt3"])
+    parser.add_argument("family", choices=list(REGISTRY))
     parser.add_argument("--corpus", required=True,
                         help="a folder built by `corpus build`, a text file, or a folder of .txt files (one sentence a line)")
     parser.add_argument("--tokens", required=True, type=_count, help="token budget, e.g. 2000000 or 2M")

@@ -40,16 +40,23 @@ def make_item(text=None, pair=None, words=None) -> Item:
 
 
 class Model:
-    """A traceable model of one family. Subclasses implement ``_run`` and the size properties."""
+    """A traceable model of one family (``spec``: what its family is and can do). Subclasses implement ``_run``
+    and the size properties."""
 
-    family: str = ""
-    causal: bool = False
-
-    def __init__(self, net: torch.nn.Module, tokenizer, name: str, card: dict | None = None):
+    def __init__(self, net: torch.nn.Module, tokenizer, name: str, spec, card: dict | None = None):
         self.net = net.eval()
         self.tokenizer = tokenizer
         self.name = name
+        self.spec = spec
         self.card = card or {}
+
+    @property
+    def family(self) -> str:
+        return self.spec.name
+
+    @property
+    def causal(self) -> bool:
+        return self.spec.causal
 
     # -- sizes -------------------------------------------------------------
     n_layers: int

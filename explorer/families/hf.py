@@ -32,13 +32,16 @@ def align(offsets, sequence_ids, special, item: Item) -> list[int | None]:
     return out
 
 
-class HFModel(Model):
-    """GPT, BERT, GPT-2 and GPT-3-style models: a transformers module plus its fast tokenizer."""
+def from_config(net_class, config, tokenizer, name: str, spec) -> "HFModel":
+    """A randomly initialised transformers model with eager attention, so attention maps exist."""
+    return HFModel(net_class._from_config(config, attn_implementation="eager"), tokenizer, name, spec)
 
-    def __init__(self, net, tokenizer, name, family, card=None):
-        super().__init__(net, tokenizer, name, card)
-        self.family = family
-        self.causal = family != "bert"
+
+class HFModel(Model):
+    """Every transformer family: a transformers module plus its fast tokenizer."""
+
+    def __init__(self, net, tokenizer, name, spec, card=None):
+        super().__init__(net, tokenizer, name, spec, card)
         cfg = net.config
         self.n_layers, self.n_heads, self.d_model = cfg.num_hidden_layers, cfg.num_attention_heads, cfg.hidden_size
         self.max_len = getattr(cfg, "max_position_embeddings", None) or cfg.n_positions
@@ -64,7 +67,7 @@ class HFModel(Model):
     def _run(self, items, attentions, logits):
         enc, truncated = self._encode(items)
         inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
-        if self.causal:
+        if not self.spec.pairs:
             inputs.pop("token_type_ids", None)
         out = self.net(**inputs, output_hidden_states=True, output_attentions=attentions)
         hidden = torch.stack(out.hidden_states)

@@ -22,9 +22,9 @@ from tqdm.auto import tqdm
 
 from ..data.corpus import load_corpus
 from ..errors import ExplorerError
-from ..families import FAMILIES, build
-from ..tokenizers import KIND_OF_FAMILY, train_tokenizer
-from ..zoo import CAUSAL, ROOT, TINY, VOCAB_SIZE
+from ..families import build, family
+from ..tokenizers import train_tokenizer
+from ..zoo import ROOT, TINY, VOCAB_SIZE
 from . import checkpoint as ckpt
 from .objectives import BiLM, CausalLM, MaskedLM
 
@@ -56,24 +56,22 @@ class TrainConfig:
     eval_every: int = 0  # steps; 0: a twentieth of the run
 
     def __post_init__(self):
-        if self.family not in FAMILIES:
-            raise ExplorerError(f"unknown family {self.family!r}: one of {', '.join(FAMILIES)}")
+        spec = family(self.family)  # an unknown family: a message listing them
         self.corpus, self.out = os.fspath(self.corpus), os.fspath(self.out)  # saved as JSON in the checkpoint
         self.name = self.name or f"{self.family}-tiny"
         if self.name in TINY and TINY[self.name]["family"] != self.family:
             raise ExplorerError(f"{self.name} is a {TINY[self.name]['family']} model, not {self.family}: "
                                 "choose another --name")
-        default = TINY.get(self.name, TINY[f"{self.family}-tiny"])["size"]
-        self.size = default | dict(self.size)
-        check_size(self.family, self.size)
+        self.size = TINY.get(self.name, TINY[spec.tiny_name])["size"] | dict(self.size)
+        check_size(spec, self.size)
         self.corpus = str(Path(self.corpus).expanduser().resolve())
         self.out = str(Path(self.out).expanduser().resolve())
         for what, value, low, high in (("--icl-share", self.icl_share, 0, 0.9), ("--warmup", self.warmup, 0, 1)):
             if not low <= value <= high:
                 raise ExplorerError(f"{what} {value} is outside [{low}, {high}]")
-        if self.short_seq and (self.family != "bert" or not 8 <= self.short_seq < self.size["context"]):
-            raise ExplorerError(f"--short-seq {self.short_seq} applies to BERT only, between 8 and its context "
-                                f"({self.size.get('context')}) tokens")
+        if self.short_seq and (spec.objective != "masked" or not 8 <= self.short_seq < self.size["context"]):
+            raise ExplorerError(f"--short-seq {self.short_seq} applies to masked LMs (BERT) only, between 8 and its "
+                                f"context ({self.size.get('context')}) tokens")
         for what, value in (("--tokens", self.tokens), ("--batch-size", self.batch_size), ("--lr", self.lr)):
             if value <= 0:
                 raise ExplorerError(f"{what} must be positive, got {value}")
@@ -85,7 +83,7 @@ class TrainConfig:
         parts = [launcher, "train", self.family, "--corpus", self.corpus, "--tokens", str(self.tokens),
                  "--out", self.out, "--name", self.name, "--size", size, "--batch-size", str(self.batch_size),
                  "--lr", str(self.lr), "--warmup", str(self.warmup), "--seed", str(self.seed)]
-        if self.family in CAUSAL:  # only causal LMs read key value documents
+        if family(self.family).causal:  # only causal LMs read key value documents
             parts += ["--icl-share", str(self.icl_share)]
         if self.short_seq:
             parts += ["--short-seq", str(self.short_seq)]
@@ -94,23 +92,12 @@ class TrainConfig:
         return " ".join(shlex.quote(p) if p != launcher else p for p in parts)
 
 
-def check_size(family: str, size: dict) -> None:
+def check_size(spec, size: dict) -> None:
     """Size keys the family's builder accepts, or a message listing them."""
-    import inspect
-
-    from ..families import TRANSFORMERS
-
-    if family == "elmo":
-        from ..families import elmo
-
-        builders = [elmo.build, elmo.BiLM]  # build passes its **options on to BiLM
-    else:
-        builders = [TRANSFORMERS[family].config]
-    accepted = list(dict.fromkeys(p for b in builders for p in inspect.signature(b).parameters
-                                  if p not in ("self", "tokenizer", "name", "vocab_size", "options")))
+    accepted = [*spec.tiny, *spec.options]
     wrong = sorted(set(size) - set(accepted))
     if wrong:
-        raise ExplorerError(f"--size {', '.join(wrong)} do(es) not apply to {family}: use {', '.join(accepted)}")
+        raise ExplorerError(f"--size {', '.join(wrong)} do(es) not apply to {spec.display}: use {', '.join(accepted)}")
 
 
 # -- processes and devices ---------------------------------------------------------------------------
@@ -249,10 +236,11 @@ def make_optimizer(net: torch.nn.Module, config: TrainConfig, device: torch.devi
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95), fused=device.type == "cuda")
 
 
-def make_objective(family, tokenizer, corpus, config, net):
-    if family == "elmo":
+def make_objective(spec, tokenizer, corpus, config, net):
+    """The pretraining objective of the family's kind (spec.objective)."""
+    if spec.objective == "bidirectional":
         return BiLM(tokenizer, corpus.train, corpus.valid, config.seed, net.max_chars)
-    if family == "bert":
+    if spec.objective == "masked":
         return MaskedLM(tokenizer, corpus.train, corpus.valid, config.size["context"], config.seed, config.short_seq)
     return CausalLM(tokenizer, corpus.train, corpus.valid, config.size["context"], config.seed, config.icl_share)
 
@@ -315,7 +303,7 @@ class Trainer:
         set_dropout(self.net, config.dropout)
         if hasattr(self.net, "set_attn_implementation") and getattr(self.net, "_supports_sdpa", False):
             self.net.set_attn_implementation("sdpa")  # faster; eager comes back before the model is returned
-        self.objective = make_objective(config.family, self.tokenizer, self.corpus, config, self.net)
+        self.objective = make_objective(self.model.spec, self.tokenizer, self.corpus, config, self.net)
         per_step = config.batch_size * getattr(self.objective, "mean_tokens", self.objective.seq_len)
         if config.tokens < per_step:
             raise ExplorerError(f"--tokens {config.tokens:,} is smaller than one batch ({config.batch_size} sequences, "
@@ -344,7 +332,7 @@ class Trainer:
         folder = self.root / "tokenizer"
         if resume_from is None and self.runtime.main:
             context = self.config.size.get("context", 10_000)
-            tok = train_tokenizer(KIND_OF_FAMILY[self.config.family], self.corpus.train, VOCAB_SIZE, context)
+            tok = train_tokenizer(family(self.config.family).tokenizer, self.corpus.train, VOCAB_SIZE, context)
             tok.save_pretrained(folder)
         self.runtime.barrier()
         return PreTrainedTokenizerFast.from_pretrained(str(folder))
@@ -475,7 +463,7 @@ class Trainer:
                                    f"{config.min_lr:g} x lr", optimizer="AdamW (0.9, 0.95)",
                           weight_decay=config.weight_decay, grad_clip=config.grad_clip, seed=config.seed,
                           icl_share=config.icl_share if self.model.causal else 0.0, dropout=config.dropout,
-                          **({"short_seq": config.short_seq} if config.family == "bert" else {})),
+                          **({"short_seq": config.short_seq} if self.objective.name == MaskedLM.name else {})),
             results=results, wall_time_s=round(self.elapsed, 3), hardware=hardware(rt),
             git_commit=git_commit(), command=config.command(rt.world),
         )

@@ -330,7 +330,7 @@ class BiLM(Objective):
     PAD, BOS, EOS = 0, 1, 2  # rows of the word table
 
     def __init__(self, tokenizer, lines: list[str], valid: list[str], seed: int, max_chars: int):
-        from ..families import elmo
+        from ..families import elmo_network as elmo
 
         self.tokenizer, self.seed, self.seq_len = tokenizer, seed, ELMO_WINDOW
         self.words = {None: self.PAD, elmo.BOS: self.BOS, elmo.EOS: self.EOS}

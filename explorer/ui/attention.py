@@ -6,7 +6,6 @@ import streamlit as st
 from explorer.analysis import attention, induction
 from explorer.ui import common
 
-TRANSFORMERS = ("gpt", "bert", "gpt2", "gpt3")
 DEFAULT = "The cat sat on the mat because it was tired ."
 VIEWS = ["Head view", "Model view", "One head", "Rollout and flow", "Head scores"]
 
@@ -17,12 +16,12 @@ def render():
                 "GPT and GPT-2 look only left; GPT-3's local layers look only at a nearby band. ELMo has no "
                 "attention: see what its predictions depend on in **Attribution**.")
     names = common.require_models()
-    name = common.one_model(names, "attention-model", TRANSFORMERS, "attention needs a transformer (not ELMo)")
+    name = common.one_model(names, "attention-model", lambda f: f.attention, "attention needs a transformer (not ELMo)")
     if name is None:
         return
     text = common.sentence("Sentence", DEFAULT, key="attention-text")
     pair = None
-    if common.family_of(name) == "bert":
+    if common.spec_of(name).pairs:
         pair = st.text_input("Second sentence (optional: BERT reads a pair with segments A and B)", "",
                              key="attention-pair").strip() or None
     if text is None:

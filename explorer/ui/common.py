@@ -18,6 +18,7 @@ import explorer
 from explorer import ExplorerError, TruncationWarning
 from explorer.analysis import export
 from explorer.text import check_text
+from explorer.families import REGISTRY, Family
 from explorer.zoo import TINY
 
 log = logging.getLogger("explorer.ui")
@@ -25,7 +26,6 @@ log = logging.getLogger("explorer.ui")
 PICKED = "models"  # the sidebar multiselect's key: the models every page works with
 LOADED = "loaded_models"  # models the user loaded on the Models page (joined to the picker)
 _PENDING = "_select_next"  # models to add to the selection on the next run (the widget is already drawn)
-FAMILY_NAMES = {"elmo": "ELMo", "gpt": "GPT", "bert": "BERT", "gpt2": "GPT-2", "gpt3": "GPT-3"}
 
 # ---------------------------------------------------------------------------------------------
 # Warnings -> page messages. Streamlit serves sessions from threads, so a thread-local sink (not
@@ -208,9 +208,9 @@ def require_models(at_least: int = 1) -> list[str]:
     return names
 
 
-def one_model(names: list[str], key: str, families=None, why: str = "") -> str | None:
-    """One of the picked models (optionally only some families); None with an explanation if none fits."""
-    fitting = [n for n in names if families is None or family_of(n) in families]
+def one_model(names: list[str], key: str, fits=None, why: str = "") -> str | None:
+    """One of the picked models (optionally only those whose spec ``fits``); None with an explanation if none fits."""
+    fitting = names if fits is None else picked_where(names, fits)
     if not fitting:
         st.warning(f"None of the picked models fits here{': ' + why if why else ''}. "
                    "Pick one in the sidebar or load one on the Models page.", icon=":material/info:")
@@ -218,14 +218,19 @@ def one_model(names: list[str], key: str, families=None, why: str = "") -> str |
     return st.selectbox("Model", fitting, key=key, format_func=label)
 
 
-def family_of(name: str) -> str | None:
-    """A model's family: a shipped name tells; any other model is loaded (once) to ask it."""
+def spec_of(name: str) -> Family | None:
+    """A model's family spec: a shipped name tells; any other model is loaded (once) to ask it."""
     if name in TINY:
-        return TINY[name]["family"]
+        return REGISTRY[TINY[name]["family"]]
     try:
-        return load_model(name).family
+        return load_model(name).spec
     except ExplorerError:
         return None
+
+
+def picked_where(names: list[str], fits) -> list[str]:
+    """The models among ``names`` whose family spec ``fits`` (a model that cannot be loaded fits nothing)."""
+    return [n for n in names if (spec := spec_of(n)) is not None and fits(spec)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,9 +27,8 @@ def render():
         return
     predictions(names, text)
     lens(names, text)
-    families = {n: common.family_of(n) for n in names}
-    elmo_sides([n for n, f in families.items() if f == "elmo"], text)
-    bert_extras([n for n, f in families.items() if f == "bert"])
+    elmo_sides(common.picked_where(names, lambda f: f.objective == "bidirectional"), text)
+    bert_extras(common.picked_where(names, lambda f: f.pairs))
 
 
 # -- tokenization ----------------------------------------------------------------------------------------
@@ -92,7 +91,7 @@ def blank_predictions(name: str, text: str, top_k: int):
 
 # -- logit lens --------------------------------------------------------------------------------------------
 def lens(names, text):
-    transformers = [n for n in names if common.family_of(n) != "elmo"]
+    transformers = common.picked_where(names, lambda f: f.lens is not None)
     if not transformers:
         return
     st.header("Logit lens", divider="gray")

@@ -11,7 +11,6 @@ from explorer.analysis import induction, prompting
 from explorer.data.tasks import Template, get_task, load_task_file, task_names
 from explorer.text import check_text
 from explorer.ui import common
-from explorer.zoo import CAUSAL
 
 UPLOAD = "your own file…"
 _CURVE = "fewshot-curve-result"
@@ -23,7 +22,7 @@ def render():
                 "from a few examples in its prompt, better the larger it was. Build a prompt, ask every picked "
                 "causal model, and watch accuracy grow with the number of examples (shots).")
     names = common.require_models()
-    causal = [n for n in names if common.family_of(n) in CAUSAL]
+    causal = common.picked_where(names, lambda f: f.causal)
     if len(causal) < len(names):
         others = ", ".join(common.label(n) for n in names if n not in causal)
         st.info(f"Prompting needs a left-to-right language model: {others} cannot continue a prompt (BERT fills in "

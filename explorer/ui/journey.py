@@ -11,63 +11,13 @@ from explorer.checkpoints import read_card
 from explorer.data import conllu
 from explorer.data import wsd as sense_files
 from explorer.data.tasks import get_task
+from explorer.families import REGISTRY
 from explorer.ui import common
 from explorer.zoo import TINY, TRAINED
 
-# What the original papers built and reported (the numbers are the papers' own).
-HISTORY = [
-    dict(family="elmo", model="ELMo", date="2018-02", params=93.6e6,
-         paper="Peters et al., Deep contextualized word representations",
-         short_arch="char-CNN + 2-layer biLSTM", short_objective="two LMs: left-to-right and right-to-left",
-         short_gain="6 tasks' state of the art; SQuAD F1 81.1 → 85.8",
-         architecture="Character CNN + highway, then a 2-layer biLSTM with residual connections; separate forward "
-                      "and backward language models sharing one softmax",
-         objective="biLM: predict the next word left-to-right and the previous word right-to-left",
-         data="1B Word Benchmark (~800M tokens)",
-         used="Feature-based: frozen, a task-specific learned mix of its layers is fed to each task's own model",
-         gain="State of the art on six tasks, e.g. SQuAD F1 81.1 → 85.8, SRL 81.4 → 84.6, NER 90.2 → 92.2"),
-    dict(family="gpt", model="GPT", date="2018-06", params=117e6,
-         paper="Radford et al., Improving Language Understanding by Generative Pre-Training",
-         short_arch="12-layer Transformer decoder", short_objective="the next token",
-         short_gain="best on 9 of 12 tasks; GLUE 68.9 → 72.8",
-         architecture="12-layer Transformer decoder (masked self-attention), post-LayerNorm, learned positions, BPE",
-         objective="Causal language modelling: predict the next token",
-         data="BooksCorpus (~7,000 books)",
-         used="Fine-tuned: the whole network trained on each task, inputs rewritten with delimiter tokens",
-         gain="Best on 9 of 12 tasks: +8.9 points on story cloze, +5.7 on RACE, GLUE 72.8 (from 68.9)"),
-    dict(family="bert", model="BERT", date="2018-10", params=110e6,
-         paper="Devlin et al., BERT: Pre-training of Deep Bidirectional Transformers",
-         short_arch="Transformer encoder, reads both ways", short_objective="masked words + next sentence",
-         short_gain="GLUE 80.5 (+7.7); SQuAD v1.1 F1 93.2",
-         architecture="Transformer encoder (12 layers base, 24 large); token + segment + position embeddings; "
-                      "[CLS] and [SEP]; WordPiece",
-         objective="Masked LM (15 % of tokens: 80 % [MASK], 10 % random, 10 % kept) + next-sentence prediction",
-         data="BooksCorpus + English Wikipedia (3.3B words)",
-         used="Fine-tuned with one small output layer per task",
-         gain="GLUE 80.5 (+7.7 points), MultiNLI 86.7 (+4.6), SQuAD v1.1 F1 93.2, v2.0 F1 83.1 (+5.1)"),
-    dict(family="gpt2", model="GPT-2", date="2019-02", params=1.5e9,
-         paper="Radford et al., Language Models are Unsupervised Multitask Learners",
-         short_arch="a bigger decoder, pre-LayerNorm", short_objective="the next token, on 40 GB of web text",
-         short_gain="zero-shot state of the art on 7 of 8 LM tests",
-         architecture="Transformer decoder, pre-LayerNorm + final LayerNorm, 48 layers at its largest, byte-level "
-                      "BPE, 1,024-token context",
-         objective="Causal language modelling on much more and cleaner web text",
-         data="WebText (40 GB, 8M documents)",
-         used="Zero-shot: prompted with the task in plain text, no task training at all",
-         gain="Zero-shot state of the art on 7 of 8 LM benchmarks; LAMBADA perplexity 99.8 → 8.6"),
-    dict(family="gpt3", model="GPT-3", date="2020-05", params=175e9,
-         paper="Brown et al., Language Models are Few-Shot Learners",
-         short_arch="96 layers, dense + local attention", short_objective="the next token, on 300B tokens",
-         short_gain="learns a task from examples in its prompt",
-         architecture="GPT-2's decoder scaled to 96 layers, alternating dense and locally banded sparse attention, "
-                      "2,048-token context",
-         objective="Causal language modelling",
-         data="300B tokens: filtered Common Crawl, WebText2, books, Wikipedia",
-         used="Few-shot in context: a handful of examples in the prompt, no gradient update",
-         gain="In-context learning that grows with scale: LAMBADA 86.4 % few-shot, TriviaQA 71.2 %"),
-]
-USE_STYLE = {"elmo": "feature-based", "gpt": "fine-tuned", "bert": "fine-tuned", "gpt2": "prompted (zero-shot)",
-             "gpt3": "prompted (few-shot)"}
+# What the original papers built and reported (the numbers are the papers' own), from each family's spec.
+HISTORY = sorted(({"family": f.name, "model": f.story.get("model", f.display)} | f.story for f in REGISTRY.values()),
+                 key=lambda step: step["date"])
 
 
 def render():
@@ -87,7 +37,7 @@ def timeline():
         with col.container(border=True, height="stretch"):
             st.caption(f"{step['date']} · {_human(step['params'])} parameters")
             st.subheader(step["model"], anchor=False)
-            st.badge(USE_STYLE[step["family"]], color="blue")
+            st.badge(step["use"], color="blue")
             st.markdown(f":material/account_tree: {step['short_arch']}  \n"
                         f":material/school: {step['short_objective']}  \n"
                         f":material/trending_up: {step['short_gain']}")
@@ -170,7 +120,7 @@ def comparison_table():
     cards, measured = shipped(), measurements()
     rows = []
     for step in HISTORY:
-        name = f"{step['family']}-tiny"
+        name = REGISTRY[step["family"]].tiny_name
         card = card_metrics(cards.get(name, {}))
         held_out = next((f"{k}: {v}" for k, v in card.items() if "perplexity" in k or "accuracy" in k), "—")
         rows.append({"model": step["model"], "year": step["date"][:4], "architecture": step["architecture"],

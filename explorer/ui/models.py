@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 from huggingface_hub import constants, try_to_load_from_cache
 
+from explorer.families import REGISTRY
 from explorer.text import check_text
 from explorer.ui import common
 from explorer import ExplorerError, zoo
@@ -57,7 +58,7 @@ def load(source: str):
         common.add_model(name)
         info = model.describe()
         st.session_state[_LOADED_MESSAGE] = (
-            f"Loaded **{common.label(name)}**: {common.FAMILY_NAMES.get(info['family'], info['family'])}, "
+            f"Loaded **{common.label(name)}**: {REGISTRY[info['family']].display}, "
             f"{info['params'] / 1e6:.1f}M parameters, {info['layers']} layers. It is now picked in the sidebar.")
         st.rerun()
 
@@ -111,7 +112,7 @@ def source_of(name: str) -> str:
 
 def known_real_table():
     st.header("Real checkpoints this tool reads", divider="gray")
-    table = pd.DataFrame([dict(checkpoint=k, family=common.FAMILY_NAMES[f], parameters=p)
+    table = pd.DataFrame([dict(checkpoint=k, family=REGISTRY[f].display, parameters=p)
                           for k, (f, p) in KNOWN_REAL.items()])
     st.table(table.set_index("checkpoint"))
     st.caption("Any other BERT encoder or causal language model in Hugging Face format loads too.")

@@ -24,15 +24,10 @@ from explorer.data.corpus import load_corpus, text_files
 from explorer.text import check_text
 from explorer.training.checkpoint import latest, read_state
 from explorer.training.loop import CHECKPOINT, METRICS
+from explorer.families import REGISTRY
 from explorer.ui import common
 
-FAMILIES = ["gpt2", "gpt", "gpt3", "bert", "elmo"]
-SIZES = {  # quick sizes for a demo on a laptop; "shipped" is the size of the models that come with the app
-    "small (a few minutes)": {"transformer": "d_model=64,n_layers=2,n_heads=2,context=128",
-                              "gpt3": "d_model=64,n_layers=2,n_heads=2,context=128,window=16",
-                              "elmo": "d_model=64,cell=256,n_layers=2"},
-    "shipped size (about 20 minutes)": None,
-}
+SIZES = ("small (a few minutes)", "shipped size (about 20 minutes)")  # each family's spec.quick, or spec.tiny
 RUN_FILE, LOG_FILE = "app_run.json", "train.log"
 _SHARED_TEXT = zoo.ROOT.parent / "shared" / "data" / "gutenberg_nltk_sentences"
 
@@ -52,7 +47,8 @@ def new_run_form():
     st.header("New run", divider="gray")
     with st.form("train-new"):
         cols = st.columns(3)
-        family = cols[0].selectbox("Family", FAMILIES, format_func=common.FAMILY_NAMES.get, key="train-family")
+        family = cols[0].selectbox("Family", list(REGISTRY), format_func=lambda f: REGISTRY[f].display,
+                                   key="train-family")
         name = cols[1].text_input("Name", "my-model", key="train-name",
                                   help="Letters, digits, '-', '_' and '.'; the model's folder gets this name.")
         size = cols[2].selectbox("Size", list(SIZES), key="train-size")
@@ -110,9 +106,8 @@ def run_folder(name: str) -> Path:
 def train_args(family, corpus, tokens, out, name, size, batch, lr, every) -> list[str]:
     args = [family, "--corpus", str(corpus), "--tokens", str(tokens), "--out", str(out), "--name", name,
             "--batch-size", str(batch), "--lr", str(lr), "--no-progress", "--force"]
-    preset = SIZES[size]
-    if preset is not None:
-        args += ["--size", preset.get(family, preset["transformer"])]
+    if size == SIZES[0]:
+        args += ["--size", ",".join(f"{k}={v}" for k, v in REGISTRY[family].quick.items())]
     if every:
         args += ["--checkpoint-every", str(every)]
     return args
