@@ -36,7 +36,7 @@ def load_directory(directory: Path, name: str | None = None) -> Model:
     config_file = directory / "config.json"
     if not config_file.exists():
         if (directory / "options.json").exists():
-            from .families.elmo_network import load_allennlp
+            from .families.elmo import load_allennlp
 
             return load_allennlp(directory / "options.json", directory / "weights.hdf5")
         raise ExplorerError(f"{directory} has no config.json: it is not a model checkpoint")

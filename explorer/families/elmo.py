@@ -8,13 +8,20 @@ from .spec import Family
 def build(tokenizer, name, **size):
     from .elmo_network import build
 
-    return build(tokenizer, name, **size)
+    return build(FAMILY, tokenizer, name, **size)
 
 
 def load(directory, name):
     from .elmo_network import load
 
-    return load(directory, name)
+    return load(FAMILY, directory, name)
+
+
+def load_allennlp(options_json, weights_hdf5):
+    """AllenNLP's original release: options.json + weights.hdf5."""
+    from .elmo_network import load_allennlp
+
+    return load_allennlp(FAMILY, options_json, weights_hdf5)
 
 
 FAMILY = Family(

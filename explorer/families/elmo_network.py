@@ -201,10 +201,8 @@ class ElmoModel(Model):
     n_heads = 0
     max_len = 10_000  # positions, <S> and </S> included: an LSTM has no fixed context, this bounds memory
 
-    def __init__(self, net: "ElmoNet", tokenizer, name, card=None):
-        from .elmo import FAMILY
-
-        super().__init__(net, tokenizer, name, FAMILY, card)
+    def __init__(self, net: "ElmoNet", tokenizer, name, spec, card=None):
+        super().__init__(net, tokenizer, name, spec, card)
         self.n_layers = net.config["n_layers"]
         self.d_model = net.config["d_model"]
 
@@ -254,17 +252,17 @@ class ElmoModel(Model):
         return directory
 
 
-def build(tokenizer, name, d_model, cell, n_layers, filters=DEFAULT_FILTERS, n_highway=2, char_dim=16,
+def build(spec, tokenizer, name, d_model, cell, n_layers, filters=DEFAULT_FILTERS, n_highway=2, char_dim=16,
           **options) -> ElmoModel:
     """A randomly initialised ELMo whose shared softmax covers ``tokenizer``'s word vocabulary.
 
     ``options``: activation ('relu'), cell_clip, proj_clip (None: no clipping), dropout (0.1, training only).
     """
     net = ElmoNet(len(tokenizer), d_model, cell, n_layers, filters, n_highway, char_dim, **options)
-    return ElmoModel(net, tokenizer, name)
+    return ElmoModel(net, tokenizer, name, spec)
 
 
-def load(directory, name) -> ElmoModel:
+def load(spec, directory, name) -> ElmoModel:
     """One of our ELMo checkpoints (written by ``ElmoModel.save``)."""
     from transformers import PreTrainedTokenizerFast
 
@@ -283,7 +281,7 @@ def load(directory, name) -> ElmoModel:
     tokenizer = PreTrainedTokenizerFast.from_pretrained(str(directory))
     card_file = directory / "card.json"
     card = json.loads(card_file.read_text()) if card_file.exists() else {}
-    return ElmoModel(net, tokenizer, name, card)
+    return ElmoModel(net, tokenizer, name, spec, card)
 
 
 # -- AllenNLP's original release: options.json + weights.hdf5 ------------------------------------
@@ -380,7 +378,7 @@ def _load_lstms(net: ElmoNet, read: _Hdf5, cfg: dict):
                 lstm.weight_hr_l0.copy_(read(f"{prefix}/W_P_0", (cell, d)).T)
 
 
-def load_allennlp(options_json, weights_hdf5) -> ElmoModel:
+def load_allennlp(spec, options_json, weights_hdf5) -> ElmoModel:
     """An ELMo from AllenNLP's original release files; it has no softmax, so its traces carry no logits."""
     import h5py
 
@@ -398,4 +396,4 @@ def load_allennlp(options_json, weights_hdf5) -> ElmoModel:
     except OSError as e:
         raise ExplorerError(f"{weights_hdf5} is not a readable hdf5 file ({e}): copy it again") from None
     card = dict(source="AllenNLP ELMo release", options=str(options_json), weights=str(weights_hdf5))
-    return ElmoModel(net, _specials_tokenizer(), options_json.parent.name, card)
+    return ElmoModel(net, _specials_tokenizer(), options_json.parent.name, spec, card)
