@@ -84,3 +84,25 @@ def test_coloured_text_and_bar_chart():
         assert f">{token}</span>" in html
     fig = attribution_figure(a)
     np.testing.assert_allclose(fig.data[0].y, a.scores)
+
+
+def test_too_much_work_is_refused_before_it_starts_and_says_what_fits():
+    model = make_tiny("elmo")  # no context limit: 10k words reach the network
+    with pytest.raises(ExplorerError, match=r"10,00\d tokens over 50 steps .* up to [\d,]+ tokens fit"):
+        attribute(model, "word " * 10_000 + "___ .", n_steps=50, yield_point=pytest.fail)
+
+
+def test_the_yield_point_runs_between_batches_and_can_stop_the_work():
+    model = make_tiny("gpt2")
+    calls = []
+    attribute(model, CAUSAL_TEXT, n_steps=8, yield_point=lambda: calls.append(1))
+    assert len(calls) >= 2  # the integration batches, and the outputs for input and baseline
+
+    class Stopped(BaseException):  # as Streamlit's StopException: not an Exception, so nothing swallows it
+        pass
+
+    def stop():
+        raise Stopped
+
+    with pytest.raises(Stopped):
+        attribute(model, CAUSAL_TEXT, n_steps=8, yield_point=stop)

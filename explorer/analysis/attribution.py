@@ -20,6 +20,10 @@ from .prediction import (Slot, _combine, check_target, display_token, elmo_log_p
                          slot_log_probs_from, token_id)
 
 METHODS = ("integrated_gradients", "gradient_x_input")
+# Work refused before it starts: a forward and backward pass costs about 6 x parameters floating-point operations
+# per token (Kaplan et al. 2020). 2e11 took 20-100 s on two busy CPU cores (gpt3-tiny and elmo-tiny, 2026-12).
+MAX_FLOP = 2e11
+TOKENS_PER_BATCH = 4096  # input tokens per integration batch: bounds the memory the gradients take
 
 
 @dataclass
@@ -77,23 +81,44 @@ def _elmo_setup(model, s: Slot, target: int):
     return forward, chars, empty, (mask,), model.net.char_encoder, labels, slice(1, len(s.words) + 1)
 
 
+def check_budget(model, n_tokens: int, n_steps: int) -> None:
+    """Refuse, before any work, an attribution that would take far too long, saying what would fit."""
+    per_token_step = 6 * model.n_params
+    cost = per_token_step * n_tokens * n_steps
+    if cost > MAX_FLOP:
+        tokens_fit = int(MAX_FLOP // (per_token_step * n_steps))
+        steps_fit = int(MAX_FLOP // (per_token_step * n_tokens))
+        fits = f"at {n_steps} steps up to {tokens_fit:,} tokens fit" + (
+            f"; these {n_tokens:,} tokens fit with {steps_fit} steps or fewer" if steps_fit >= 1 else "")
+        raise ExplorerError(f"attributing {n_tokens:,} tokens over {n_steps} steps through {model.name} is about "
+                            f"{cost / MAX_FLOP:.0f}x the work allowed (about a minute): {fits}. Shorten the text")
+
+
 def attribute(model, text: str, target: str | None = None, method: str = "integrated_gradients",
-              n_steps: int = 50) -> Attribution:
-    """Token attributions for the model's prediction at the slot of ``text`` (target: its top token by default)."""
+              n_steps: int = 50, yield_point=None) -> Attribution:
+    """Token attributions for the model's prediction at the slot of ``text`` (target: its top token by default).
+
+    ``yield_point()`` is called before every batch of the integration; it may raise to stop the work
+    (the app's pages pass one that stops when the page is rerun or closed).
+    """
     if method not in METHODS:
         raise ExplorerError(f"unknown attribution method {method!r}: use one of {METHODS}")
     s = slot(model, text)
+    n_tokens = len(s.trace.tokens) if s.trace is not None else len(s.words) + 2  # ELMo adds <S> and </S>
+    check_budget(model, n_tokens, n_steps if method == "integrated_gradients" else 1)
     log_probs = slot_log_probs(model, s)
     target_id = int(log_probs.argmax()) if target is None else token_id(model, target)
     check_target(model, s, log_probs, target_id)
     setup = _elmo_setup if model.spec.objective == "bidirectional" else _hf_setup  # ELMo reads characters
     forward, inputs, baseline, extra, layer, labels, real = setup(model, s, target_id)
+    if yield_point is not None:
+        forward = _yielding(forward, yield_point)
     with torch.enable_grad():
         if method == "integrated_gradients":
             ig = LayerIntegratedGradients(forward, layer)
+            batch = max(1, min(n_steps, TOKENS_PER_BATCH // n_tokens))
             attr, delta = ig.attribute(inputs, baselines=baseline, additional_forward_args=extra or None,
-                                       n_steps=n_steps, internal_batch_size=min(n_steps, 16),
-                                       return_convergence_delta=True)
+                                       n_steps=n_steps, internal_batch_size=batch, return_convergence_delta=True)
             delta = float(delta.sum())
         else:
             attr = LayerGradientXActivation(forward, layer).attribute(inputs, additional_forward_args=extra or None)
@@ -103,6 +128,14 @@ def attribute(model, text: str, target: str | None = None, method: str = "integr
     scores = attr[0].sum(-1).detach().float().numpy()[real]
     return Attribution(model.name, method, labels, scores, display_token(model.tokenizer, target_id), target_id,
                        float(log_probs[target_id].exp()), output, baseline_output, delta, s.context)
+
+
+def _yielding(forward, yield_point):
+    def checked(*args):
+        yield_point()
+        return forward(*args)
+
+    return checked
 
 
 def attribution_html(a: Attribution) -> str:

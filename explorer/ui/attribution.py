@@ -38,7 +38,7 @@ def render():
 @common.cached
 def attribute(name: str, text: str, target, method: str, steps: int):
     with common.exclusive_model(name) as model:
-        return attribution.attribute(model, text, target, method, steps)
+        return attribution.attribute(model, text, target, method, steps, yield_point=common.give_way)
 
 
 def explain(result, index: int):

@@ -91,6 +91,16 @@ def guard(action: str, model: str | None = None):
         st.warning(message, icon=":material/warning:")
 
 
+def give_way() -> None:
+    """A point where long work stops if the user changed something (a rerun) or closed the tab.
+
+    Streamlit stops a script only at its own calls: reading session state is one (SafeSessionState runs the
+    script runner's stop/rerun check), and a closed tab requests a stop (WebsocketSessionManager.disconnect_session,
+    streamlit 1.67). Analyses call this between batches, so an abandoned step ends within one batch.
+    """
+    _ = PICKED in st.session_state
+
+
 def shorten(message: str, longest: int = 60) -> str:
     """A message with any very long run of text (a pasted 10k-character input, say) cut in the middle."""
     return re.sub(rf"\S{{{longest},}}", lambda m: f"{m.group()[:longest // 2]}…{m.group()[-10:]}", message)
@@ -242,16 +252,21 @@ def cached(func):
     """st.cache_data for a page's analysis step whose arguments are plain values (model names, text...).
 
     The key adds the checkpoint version of every model named in the arguments, and the warnings the
-    step raised are kept with its result and shown again on every hit.
+    step raised are kept with its result and shown again on every hit. A step that takes more than half a
+    second shows a spinner with the models it works on and the time elapsed.
     """
     func_id = f"{func.__module__}.{func.__qualname__}"
     _ANALYSES[func_id] = func
+    what = func.__name__.replace("_", " ")
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         known = set(available_models())
-        stamps = tuple(checkpoint_version(a) for a in _strings(args, kwargs) if a in known)
-        result, messages = _cached_call(func_id, stamps, args, kwargs)
+        models = [a for a in _strings(args, kwargs) if a in known]
+        stamps = tuple(checkpoint_version(a) for a in models)
+        on = f" with {', '.join(map(label, dict.fromkeys(models)))}" if models else ""
+        with st.spinner(f"Working: {what}{on}…", show_time=True):
+            result, messages = _cached_call(func_id, stamps, args, kwargs)
         sink = getattr(_sink, "messages", None)
         if sink is not None:
             sink.extend(messages)
