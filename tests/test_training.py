@@ -21,7 +21,7 @@ from explorer.errors import ExplorerError
 from explorer.families import elmo
 from explorer.tokenizers import KIND_OF_FAMILY, train_tokenizer
 from explorer.training import TrainConfig, train
-from explorer.training.loop import Trainer, learning_rate
+from explorer.training.loop import Trainer, due, learning_rate
 from explorer.training.objectives import BiLM, CausalLM, MaskedLM
 
 SIZES = {
@@ -204,31 +204,25 @@ def test_every_family_trains_and_saves_a_model_with_its_card_and_curve(family, c
     assert model.family == family and model.trace("The old dog barked .").hidden.shape[0] == model.n_layers + 1
 
 
-def test_validation_runs_at_every_interval_even_between_logged_steps(corpus_file, tmp_path):
+def test_validation_runs_at_every_interval_even_between_logged_steps():
     """1000 steps log every 2nd step; validating every 125th must not wait for a step that is both."""
-    size = SIZES["gpt2"]
-    config = tiny("gpt2", corpus_file, tmp_path / "m", tokens=1000 * size["context"], eval_every=125)
-    config.batch_size = 1
-    train(config, progress=False)
-    metrics = [json.loads(line) for line in (tmp_path / "m" / "metrics.jsonl").read_text().splitlines()]
-    assert [m["step"] for m in metrics if "val_loss" in m] == list(range(125, 1001, 125))
+    steps = [(s, *due(s, 1000, log_every=2, eval_every=125)) for s in range(1, 1001)]
+    assert [s for s, log, validate in steps if validate] == list(range(125, 1001, 125))
+    assert all(log for s, log, validate in steps if validate)  # each validation is logged, 125 (odd) too
+    assert [s for s, log, validate in steps if log and not validate] == [s for s in range(2, 1001, 2) if s % 125]
 
 
 def test_the_cards_command_reproduces_the_configuration(corpus_file, tmp_path):
     import argparse
 
-    from explorer.commands import train as command
+    from explorer.training import cli
 
-    config = tiny("gpt2", corpus_file, tmp_path / "m", icl_share=0.2, dropout=0.0)
+    config = tiny("gpt2", corpus_file, tmp_path / "m", icl_share=0.2, dropout=0.0, checkpoint_every=3)
     argv = shlex.split(config.command(1))
     assert argv[:4] == ["python", "-m", "explorer", "train"]
     parser = argparse.ArgumentParser()
-    command.add_arguments(parser)
-    args = parser.parse_args(argv[4:])
-    again = TrainConfig(family=args.family, corpus=args.corpus, tokens=args.tokens, out=args.out, name=args.name,
-                        size=args.size, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                        icl_share=args.icl_share, dropout=args.dropout)
-    assert again == config
+    cli.add_arguments(parser)
+    assert TrainConfig.from_args(parser.parse_args(argv[4:])) == config
 
 
 # -- bad input ----------------------------------------------------------------------------------------
