@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+# Before anything imports huggingface_hub: tests never reach the hub, so a hub id fails at once instead of
+# after the client's retries (a real id still loads from the local Hugging Face cache).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
