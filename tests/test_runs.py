@@ -4,16 +4,16 @@ import argparse
 import json
 import os
 
-from conftest import wait_for
+from conftest import _sentences, wait_for
 from explorer.training import cli
 from explorer.training.loop import TrainConfig
 
 
 def config(tmp_path, name="run"):
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text("the dog barked .\nthe cat sat .\n")
+    corpus.write_text("\n".join(_sentences(200)) + "\n")
     return TrainConfig(family="gpt2", corpus=corpus, tokens=1000, out=tmp_path / "models" / name, name=name,
-                       size=dict(d_model=32, n_layers=2, n_heads=2, context=32), checkpoint_every=3)
+                       size=dict(d_model=32, n_layers=2, n_heads=2, context=32), batch_size=8, checkpoint_every=3)
 
 
 def test_a_run_is_running_then_stopped_then_resumed_to_the_end(fake_train, tmp_path):
@@ -86,3 +86,14 @@ def test_a_folder_without_a_log_is_starting_and_no_runs_folder_lists_none(tmp_pa
 
     assert runs.status(tmp_path) == "starting"
     assert runs.runs(tmp_path / "absent") == []
+
+
+def test_a_real_run_in_the_background_finishes_with_its_model(tmp_path):
+    """End to end, once: `explorer train` as runs.launch starts it, waited for (no clock), tiny."""
+    from explorer.training import runs
+
+    wanted = config(tmp_path)
+    out = runs.launch(wanted)
+    assert runs._PROCESSES.pop(str(out)).wait() == 0, runs.log(out)
+    assert runs.status(out) == "finished" and (out / "model.safetensors").exists()
+    assert runs.metrics(out)[-1]["tokens"] >= wanted.tokens
