@@ -6,10 +6,16 @@ which turns the skip into a failure because CI always has the data.
 import functools
 import os
 import random
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
+
+# Before anything imports huggingface_hub: tests never reach the hub, so a hub id fails at once instead of
+# after the client's retries (a real id still loads from the local Hugging Face cache).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from explorer.families import REGISTRY
 
@@ -95,3 +101,58 @@ def _load(name):
     import explorer
 
     return explorer.load(name)
+
+
+_FAKE_TRAIN = '''import argparse, json, os, shutil, sys, time
+sys.path.insert(0, {root!r})
+from explorer.training import cli
+
+parser = argparse.ArgumentParser()
+cli.add_arguments(parser)
+args = parser.parse_args()
+if args.name == "fails":
+    sys.exit('Traceback (most recent call last):\\n  File "loop.py", line 9, in run\\nerror: the corpus is empty')
+first = 4 if args.resume else 1
+with open(os.path.join(args.out, "metrics.jsonl"), "a") as f:
+    for step in range(first, first + 3):
+        f.write(json.dumps(dict(step=step, tokens=100 * step, loss=5 - step / 10, lr=1e-3, tokens_per_s=1e3,
+                                val_loss=5 - step / 10)) + "\\n")
+root = os.path.join(args.out, "checkpoint")
+if args.resume:
+    shutil.copytree({model!r}, args.out, dirs_exist_ok=True)
+    shutil.rmtree(root)
+    sys.exit(0)
+config = {{k: v for k, v in vars(args).items() if k not in ("resume", "force", "device", "no_progress")}}
+os.makedirs(os.path.join(root, "step-00000003"))
+with open(os.path.join(root, "step-00000003", "state.json"), "w") as f:
+    json.dump(dict(step=3, config=config), f)
+with open(os.path.join(root, "latest.json"), "w") as f:
+    json.dump(dict(step=3, folder="step-00000003"), f)
+time.sleep(600)  # a run in progress, until it is stopped
+'''
+
+
+@pytest.fixture
+def fake_train(tmp_path, monkeypatch):
+    """Runs launched by explorer.training.runs execute a stand-in for `explorer train`: no training, no clock.
+
+    It writes what a run writes: three metrics rows and a checkpoint, then waits to be stopped; resumed, three
+    more rows and a finished (tiny, loadable) model; named "fails", a traceback and 'error: <reason>'.
+    """
+    from explorer.training import runs
+
+    model = make_tiny("gpt2").save(tmp_path / "fake-model", {"note": "fake run"})
+    script = tmp_path / "fake_explorer_train.py"  # the name /proc shows: runs tells its runs by "explorer", "train"
+    script.write_text(_FAKE_TRAIN.format(root=str(ROOT), model=str(model)))
+    monkeypatch.setattr(runs, "PROGRAM", [sys.executable, str(script)])
+    monkeypatch.setattr(runs, "_PROCESSES", {})
+    return runs
+
+
+def wait_for(condition, what: str, bound: float = 120):
+    """Poll ``condition`` until it holds: the bound is generous, only there so a broken run cannot hang the suite."""
+    end = time.monotonic() + bound
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.05)

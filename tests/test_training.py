@@ -1,4 +1,4 @@
-"""Training: the three objectives, the schedule, a tiny run of every family, bad input, a real kill and
+"""Training: the three objectives, the schedule, a tiny run of every family, bad input, a kill and
 resume, two data-parallel processes, and (at the end) the shipped models being visibly trained."""
 import json
 import math
@@ -6,10 +6,8 @@ import os
 import random
 import re
 import shlex
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pytest
@@ -22,7 +20,7 @@ from explorer.families import elmo_network as elmo
 from explorer.families import family
 from explorer.tokenizers import train_tokenizer
 from explorer.training import TrainConfig, train
-from explorer.training.loop import Trainer, learning_rate
+from explorer.training.loop import Trainer, due, learning_rate
 from explorer.training.objectives import BiLM, CausalLM, MaskedLM
 
 SIZES = {
@@ -205,31 +203,25 @@ def test_every_family_trains_and_saves_a_model_with_its_card_and_curve(family, c
     assert model.family == family and model.trace("The old dog barked .").hidden.shape[0] == model.n_layers + 1
 
 
-def test_validation_runs_at_every_interval_even_between_logged_steps(corpus_file, tmp_path):
+def test_validation_runs_at_every_interval_even_between_logged_steps():
     """1000 steps log every 2nd step; validating every 125th must not wait for a step that is both."""
-    size = SIZES["gpt2"]
-    config = tiny("gpt2", corpus_file, tmp_path / "m", tokens=1000 * size["context"], eval_every=125)
-    config.batch_size = 1
-    train(config, progress=False)
-    metrics = [json.loads(line) for line in (tmp_path / "m" / "metrics.jsonl").read_text().splitlines()]
-    assert [m["step"] for m in metrics if "val_loss" in m] == list(range(125, 1001, 125))
+    steps = [(s, *due(s, 1000, log_every=2, eval_every=125)) for s in range(1, 1001)]
+    assert [s for s, log, validate in steps if validate] == list(range(125, 1001, 125))
+    assert all(log for s, log, validate in steps if validate)  # each validation is logged, 125 (odd) too
+    assert [s for s, log, validate in steps if log and not validate] == [s for s in range(2, 1001, 2) if s % 125]
 
 
 def test_the_cards_command_reproduces_the_configuration(corpus_file, tmp_path):
     import argparse
 
-    from explorer.commands import train as command
+    from explorer.training import cli
 
-    config = tiny("gpt2", corpus_file, tmp_path / "m", icl_share=0.2, dropout=0.0)
+    config = tiny("gpt2", corpus_file, tmp_path / "m", icl_share=0.2, dropout=0.0, checkpoint_every=3)
     argv = shlex.split(config.command(1))
     assert argv[:4] == ["python", "-m", "explorer", "train"]
     parser = argparse.ArgumentParser()
-    command.add_arguments(parser)
-    args = parser.parse_args(argv[4:])
-    again = TrainConfig(family=args.family, corpus=args.corpus, tokens=args.tokens, out=args.out, name=args.name,
-                        size=args.size, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                        icl_share=args.icl_share, dropout=args.dropout)
-    assert again == config
+    cli.add_arguments(parser)
+    assert TrainConfig.from_args(parser.parse_args(argv[4:])) == config
 
 
 # -- bad input ----------------------------------------------------------------------------------------
@@ -280,40 +272,49 @@ def test_the_cli_reports_bad_input_without_a_traceback(tmp_path):
     assert run.returncode == 2 and run.stderr.startswith("error: ") and "Traceback" not in run.stderr
 
 
-# -- nothing lost: a real kill, then --resume ---------------------------------------------------------
+# -- nothing lost: a kill, then --resume --------------------------------------------------------------
 
-def _train_command(out, corpus, *extra, family="gpt2", tokens="96k"):
-    return [sys.executable, "-m", "explorer.training", family, "--corpus", str(corpus), "--tokens", tokens,
-            "--out", str(out), "--size", "d_model=48,n_layers=2,n_heads=2,context=64", "--batch-size", "8",
-            "--checkpoint-every", "10", "--eval-every", "50", "--no-progress", *extra]
+class _Killed(BaseException):
+    """Stands in for SIGKILL: the run dies where it is, nothing cleaned up or saved."""
 
 
-def test_a_killed_run_resumes_exactly_where_it_stopped(corpus_file, tmp_path):
-    """SIGKILL after a checkpoint, resume, and compare with a run never interrupted: equal bit for bit.
+@pytest.fixture
+def one_thread():
+    """Single-threaded CPU kernels sum in a fixed order, so two runs agree bit for bit."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
-    Equality is exact because everything after the checkpoint is a function of what it holds (weights,
-    AdamW moments, step, the RNG state behind dropout; the data is a function of seed and position),
-    and single-threaded CPU kernels sum in a fixed order.
-    """
+
+def test_a_killed_run_resumes_exactly_where_it_stopped(corpus_file, tmp_path, monkeypatch, one_thread):
+    """Killed after a checkpoint and ten more logged steps, resumed, and compared with a run never interrupted:
+    equal bit for bit, because everything after the checkpoint is a function of what it holds (weights,
+    AdamW moments, step, the RNG state behind dropout; the data is a function of seed and position)."""
+    def run(out):
+        return TrainConfig(family="gpt2", corpus=str(corpus_file), tokens=32_000, out=str(out), batch_size=8,
+                           size=dict(d_model=48, n_layers=2, n_heads=2, context=64), checkpoint_every=10,
+                           eval_every=25)
+
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    proc = subprocess.Popen(_train_command(killed, corpus_file), env=ENV, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    pointer = killed / "checkpoint" / "latest.json"
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if pointer.exists() and json.loads(pointer.read_text())["step"] >= 30:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
-    assert not (killed / "config.json").exists(), "the run finished before it could be killed"
-    stopped_at = json.loads(pointer.read_text())["step"]
-    logged = [json.loads(line)["step"] for line in (killed / "metrics.jsonl").read_text().splitlines()]
-    assert stopped_at >= 30 and logged[-1] >= stopped_at
+    save = Trainer.save_checkpoint
 
-    subprocess.run(_train_command(killed, corpus_file, "--resume"), env=ENV, cwd=ROOT, check=True, capture_output=True)
-    subprocess.run(_train_command(whole, corpus_file), env=ENV, cwd=ROOT, check=True, capture_output=True)
+    def dies_at_step_40(trainer):
+        if trainer.step == 40:
+            raise _Killed
+        save(trainer)
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", dies_at_step_40)
+    with pytest.raises(_Killed):
+        train(run(killed), progress=False)
+    monkeypatch.undo()
+    assert not (killed / "config.json").exists()
+    stopped_at = json.loads((killed / "checkpoint" / "latest.json").read_text())["step"]
+    logged = [json.loads(line)["step"] for line in (killed / "metrics.jsonl").read_text().splitlines()]
+    assert stopped_at == 30 and logged[-1] == 40  # the steps after the checkpoint are logged, and lost
+
+    train(run(killed), resume=True, progress=False)
+    train(run(whole), progress=False)
 
     a, b = load_file(str(killed / "model.safetensors")), load_file(str(whole / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

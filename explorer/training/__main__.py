@@ -6,13 +6,13 @@ machine without the app's other dependencies can run it.
 import argparse
 import sys
 
-from ..commands import train
 from ..errors import ExplorerError
+from . import cli
 
-parser = argparse.ArgumentParser(prog="python -m explorer.training", description=train.HELP)
-train.add_arguments(parser)
+parser = argparse.ArgumentParser(prog="python -m explorer.training", description=cli.HELP)
+cli.add_arguments(parser)
 try:
-    sys.exit(train.run(parser.parse_args()))
+    sys.exit(cli.run(parser.parse_args()))
 except ExplorerError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)

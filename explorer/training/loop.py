@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -76,20 +76,31 @@ class TrainConfig:
             if value <= 0:
                 raise ExplorerError(f"{what} must be positive, got {value}")
 
-    def command(self, world: int) -> str:
-        """The command line that reproduces this run."""
+    @classmethod
+    def from_args(cls, args) -> "TrainConfig":
+        """The run that parsed `train` flags (explorer/training/cli.py) describe."""
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
+
+    def argv(self) -> list[str]:
+        """The `train` arguments that give this configuration (from_args reads them back)."""
         size = ",".join(f"{k}={v}" for k, v in self.size.items())
-        launcher = f"torchrun --nproc_per_node {world} -m explorer" if world > 1 else "python -m explorer"
-        parts = [launcher, "train", self.family, "--corpus", self.corpus, "--tokens", str(self.tokens),
-                 "--out", self.out, "--name", self.name, "--size", size, "--batch-size", str(self.batch_size),
-                 "--lr", str(self.lr), "--warmup", str(self.warmup), "--seed", str(self.seed)]
+        parts = [self.family, "--corpus", self.corpus, "--tokens", str(self.tokens), "--out", self.out,
+                 "--name", self.name, "--size", size, "--batch-size", str(self.batch_size), "--lr", str(self.lr),
+                 "--warmup", str(self.warmup), "--seed", str(self.seed)]
         if family(self.family).causal:  # only causal LMs read key value documents
             parts += ["--icl-share", str(self.icl_share)]
-        if self.short_seq:
-            parts += ["--short-seq", str(self.short_seq)]
         if self.dropout is not None:
             parts += ["--dropout", str(self.dropout)]
-        return " ".join(shlex.quote(p) if p != launcher else p for p in parts)
+        for flag, steps in (("--short-seq", self.short_seq), ("--checkpoint-every", self.checkpoint_every),
+                            ("--eval-every", self.eval_every)):
+            if steps:  # 0: the default
+                parts += [flag, str(steps)]
+        return parts
+
+    def command(self, world: int) -> str:
+        """The command line that reproduces this run."""
+        launcher = f"torchrun --nproc_per_node {world} -m explorer" if world > 1 else "python -m explorer"
+        return f"{launcher} train {shlex.join(self.argv())}"
 
 
 def check_size(spec, size: dict) -> None:
@@ -226,6 +237,12 @@ def learning_rate(step: int, steps: int, config: TrainConfig) -> float:
         return config.lr * (step + 1) / warmup
     progress = (step - warmup) / max(1, steps - warmup)
     return config.lr * (config.min_lr + (1 - config.min_lr) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def due(step: int, steps: int, log_every: int, eval_every: int) -> tuple[bool, bool]:
+    """(log a record, validate) after ``step``: a validation is logged even between two logging steps."""
+    validate = step % eval_every == 0 or step == steps
+    return validate or step % log_every == 0, validate
 
 
 def make_optimizer(net: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
@@ -381,14 +398,15 @@ class Trainer:
             window_tokens += tokens
             self.step += 1
             bar.update(1)
-            if self.step % log_every == 0 or self.step % eval_every == 0 or self.step == self.steps:
+            log, validate = due(self.step, self.steps, log_every, eval_every)
+            if log:
                 now = time.perf_counter()
                 self.elapsed += now - window_start
                 train = self.objective.summarise(self._reduce(sums))
                 record = dict(step=self.step, tokens=self.tokens_seen, loss=round(train["loss"], 5), lr=lr,
                               tokens_per_s=round(window_tokens / max(now - window_start, 1e-9), 1),
                               elapsed_s=round(self.elapsed, 2))
-                if self.step % eval_every == 0 or self.step == self.steps:
+                if validate:
                     self.last_val = self.validate(EVAL_SEQUENCES)
                     record |= dict(val_loss=round(self.last_val["loss"], 5), val_ppl=round(self.last_val["ppl"], 3))
                 if rt.main:

@@ -1,18 +1,8 @@
 """Train: a tiny model's training as a background process, its live loss curve, stop and resume.
 
-The run is `python -m explorer train ...` in its own process (the app stays responsive and a stopped
-run resumes from its last checkpoint); the page only reads the files it writes: metrics.jsonl, the
-checkpoint folder, and the finished model, which then joins the model picker.
+The page lays out a run's form and view; explorer/training/runs.py starts, watches, stops and resumes it.
 """
 import hashlib
-import json
-import os
-import re
-import shlex
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -21,14 +11,13 @@ import streamlit as st
 
 from explorer import ExplorerError, zoo
 from explorer.data.corpus import load_corpus, text_files
-from explorer.text import check_text
-from explorer.training.checkpoint import latest, read_state
-from explorer.training.loop import CHECKPOINT, METRICS
 from explorer.families import REGISTRY
+from explorer.text import check_text
+from explorer.training import runs
+from explorer.training.loop import TrainConfig
 from explorer.ui import common
 
 SIZES = ("small (a few minutes)", "shipped size (about 20 minutes)")  # each family's spec.quick, or spec.tiny
-RUN_FILE, LOG_FILE = "app_run.json", "train.log"
 _SHARED_TEXT = zoo.ROOT.parent / "shared" / "data" / "gutenberg_nltk_sentences"
 
 
@@ -68,7 +57,8 @@ def new_run_form():
         with common.guard("Starting the run"):
             corpus = corpus_source(corpus_path, upload)
             out = run_folder(name)
-            launch(out, train_args(family, corpus, int(tokens), out, name, size, int(batch), float(lr), int(every)))
+            runs.launch(train_config(family, corpus, int(tokens), out, name, size, int(batch), float(lr),
+                                     int(every)))
             st.session_state["train-selected"] = str(out)
             st.rerun()
 
@@ -98,98 +88,15 @@ def run_folder(name: str) -> Path:
     out = zoo.USER_MODELS / name
     if (out / "config.json").exists():
         raise ExplorerError(f"a finished model called {name} exists already ({out}): choose another name")
-    if status(out) in ("running", "stopped"):
+    if runs.status(out) in ("running", "stopped"):
         raise ExplorerError(f"{name} has a run already: resume or watch it below, or choose another name")
     return out
 
 
-def train_args(family, corpus, tokens, out, name, size, batch, lr, every) -> list[str]:
-    args = [family, "--corpus", str(corpus), "--tokens", str(tokens), "--out", str(out), "--name", name,
-            "--batch-size", str(batch), "--lr", str(lr), "--no-progress", "--force"]
-    if size == SIZES[0]:
-        args += ["--size", ",".join(f"{k}={v}" for k, v in REGISTRY[family].quick.items())]
-    if every:
-        args += ["--checkpoint-every", str(every)]
-    return args
-
-
-@st.cache_resource
-def _processes() -> dict:
-    """Training processes started by this app process, by output folder."""
-    return {}
-
-
-def launch(out: Path, args: list[str]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "explorer", "train", *args]
-    with open(out / LOG_FILE, "ab") as log:
-        log.write(f"\n$ {shlex.join(command[1:])}\n".encode())
-        log.flush()
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=zoo.ROOT,
-                                   start_new_session=True)
-    _processes()[str(out)] = process
-    (out / RUN_FILE).write_text(json.dumps(dict(pid=process.pid, args=args, started=time.time())))
-
-
-# -- watching runs ------------------------------------------------------------------------------------------
-def runs() -> list[Path]:
-    """Folders under the user's models that hold a run started here or from the command line."""
-    root = zoo.USER_MODELS
-    if not root.exists():
-        return []
-    found = {p.parent for pattern in (METRICS, RUN_FILE) for p in root.glob(f"*/{pattern}")}
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
-
-
-def status(out: Path) -> str:
-    """running, finished, stopped (resumable), failed, or starting."""
-    process = _processes().get(str(out))
-    if (process.poll() is None) if process is not None else _pid_alive(out):
-        return "running"
-    if (out / "config.json").exists():
-        return "finished"
-    if (out / CHECKPOINT).exists() and latest(out / CHECKPOINT) is not None:
-        return "stopped"
-    return "failed" if (out / LOG_FILE).exists() else "starting"
-
-
-def _pid_alive(out: Path) -> bool:
-    """A run started by an earlier app process: is its training process still there?"""
-    try:
-        pid = json.loads((out / RUN_FILE).read_text())["pid"]
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError, KeyError):
-        return False
-    return b"explorer" in cmdline and b"train" in cmdline
-
-
-def stop(out: Path) -> None:
-    process = _processes().get(str(out))
-    if process is not None:
-        process.terminate()
-        process.wait(timeout=30)
-    elif _pid_alive(out):
-        os.kill(json.loads((out / RUN_FILE).read_text())["pid"], signal.SIGTERM)
-
-
-def resume(out: Path) -> None:
-    """Continue from the last checkpoint with the run's own settings (saved in the checkpoint)."""
-    config = read_state(latest(out / CHECKPOINT))["config"]
-    launch(out, [config["family"], "--corpus", config["corpus"], "--tokens", str(config["tokens"]),
-                 "--out", str(out), "--resume", "--no-progress"])
-
-
-def metrics(out: Path) -> pd.DataFrame:
-    path = out / METRICS
-    if not path.exists():
-        return pd.DataFrame()
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:  # a line being written right now
-            break
-    return pd.DataFrame(rows)
+def train_config(family, corpus, tokens, out, name, size, batch, lr, every) -> TrainConfig:
+    quick = REGISTRY[family].quick if size == SIZES[0] else {}
+    return TrainConfig(family=family, corpus=corpus, tokens=tokens, out=out, name=name, size=quick, batch_size=batch,
+                       lr=lr, checkpoint_every=every)
 
 
 def loss_figure(table: pd.DataFrame, name: str) -> go.Figure:
@@ -207,7 +114,7 @@ def loss_figure(table: pd.DataFrame, name: str) -> go.Figure:
 
 def runs_section():
     st.header("Runs", divider="gray")
-    folders = runs()
+    folders = runs.runs(zoo.USER_MODELS)
     if not folders:
         st.info(f"No runs yet. Models you train go to {zoo.USER_MODELS}.", icon=":material/info:")
         return
@@ -220,7 +127,7 @@ def runs_section():
 
 @st.fragment(run_every=2)
 def run_view(out: Path):
-    state = status(out)
+    state = runs.status(out)
     if state == "running":
         st.session_state["train-was-running"] = str(out)
     elif st.session_state.pop("train-was-running", None) == str(out):
@@ -228,7 +135,7 @@ def run_view(out: Path):
             common.add_model(str(out))
         st.rerun(scope="app")  # the run ended: refresh the picker and the buttons
     badge, colour = BADGES[state]
-    table = metrics(out)
+    table = pd.DataFrame(runs.metrics(out))
     st.badge(badge, color=colour, icon=":material/circle:")
     controls(out, state)
     if not table.empty:
@@ -241,24 +148,12 @@ def run_view(out: Path):
         common.chart(loss_figure(table, out.name), key="train-loss", data=table, name=f"{out.name}-metrics")
     elif state == "running":
         st.caption("Preparing: reading the corpus and training the tokenizer…")
-    log = out / LOG_FILE
-    if log.exists():
-        text = without_tracebacks(log.read_text(errors="replace"))
+    log = runs.log(out)
+    if log is not None:
         if state == "failed":
-            st.error(f"The run failed: {failure_reason(text)}", icon=":material/error:")
+            st.error(f"The run failed: {runs.failure_reason(log)}", icon=":material/error:")
         with st.expander("Log"):
-            st.code(text[-4000:], language=None)
-
-
-def without_tracebacks(log: str) -> str:
-    """The log with each Python traceback cut to its last line (the exception), which is what a reader needs."""
-    return re.sub(r"Traceback \(most recent call last\):\n(?:[ \t].*\n)*", "", log)
-
-
-def failure_reason(log: str) -> str:
-    """The last line the run wrote: `explorer train` ends a failed run with 'error: <reason>'."""
-    lines = [line for line in log.splitlines() if line.strip()]
-    return lines[-1].removeprefix("error: ") if lines else "it wrote nothing to its log"
+            st.code(log[-4000:], language=None)
 
 
 BADGES = {"running": ("running", "blue"), "finished": ("finished: in the model picker", "green"),
@@ -269,12 +164,12 @@ BADGES = {"running": ("running", "blue"), "finished": ("finished: in the model p
 def controls(out: Path, state: str):
     cols = st.columns(6)
     if state == "running" and cols[0].button("Stop", icon=":material/stop:", key="train-stop", width="stretch"):
-        stop(out)
+        runs.stop(out)
         st.rerun(scope="app")
     if state == "stopped" and cols[0].button("Resume", icon=":material/replay:", key="train-resume",
                                              width="stretch", type="primary"):
         with common.guard("Resuming"):
-            resume(out)
+            runs.resume(out)
             st.rerun(scope="app")
     if state == "finished":
         cols[0].caption(f"Saved in {out}")
