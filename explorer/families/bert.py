@@ -19,7 +19,7 @@ FAMILY = Family(
     name="bert", display="BERT", objective="masked", tokenizer="wordpiece", build=build,
     tiny=dict(d_model=192, n_layers=4, n_heads=4, context=256), options=("init_std",),
     quick=dict(d_model=64, n_layers=2, n_heads=2, context=128),
-    hf_model_types=("bert",), real={"bert-base-uncased": "110M", "bert-large-uncased": "340M"},
+    hf_model_types=("bert",), real={"bert-base-uncased": "110M", "bert-large-uncased": "340M", "all-minilm-l6-v2": "22.7M"},
     lens="mlm head", pairs=True, usages=("finetune", "features"),
     not_prompted="BERT reads the whole text in both directions and was trained to fill in masked words, so it has "
                  "no next-word distribution to continue a prompt with",

@@ -135,7 +135,8 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner="Loading the model (the first load of a packaged GGUF model converts it: about a "
+                                 "minute)…", max_entries=16)
 def _load(name: str, version: float):
     return explorer.load(name)
 

@@ -90,6 +90,11 @@ def available_table():
         return
     rows = []
     for name in names:
+        if name in zoo.PACKAGED:  # not read here: SmolLM2's first load converts it (about a minute)
+            family, params = zoo.KNOWN_REAL[name]
+            rows.append(dict(name=name, family=family, params=None, source=f"installed package ({params}, offline; "
+                                                                              "loads when first picked)"))
+            continue
         with common.guard(f"Reading {name}"):
             rows.append(describe(name) | {"source": source_of(name)})
     if rows:
@@ -109,6 +114,8 @@ def source_of(name: str) -> str:
         return "shipped"
     if name.startswith(str(zoo.USER_MODELS)):
         return "trained by you"
+    if name in zoo.PACKAGED:
+        return "installed package (offline)"
     return "loaded"
 
 
