@@ -19,7 +19,7 @@ FAMILY = Family(
     hf_model_types=("gpt2",), real={"gpt2": "124M", "gpt2-medium": "355M", "gpt2-large": "774M", "gpt2-xl": "1.5B"},
     usages=("zeroshot", "fewshot", "finetune", "features"),
     story=dict(
-        date="2019-02", params=1.5e9, use="prompted (zero-shot)",
+        date="2019-02", params=1.5e9, use="zero-shot",
         paper="Radford et al., Language Models are Unsupervised Multitask Learners",
         short_arch="a bigger decoder, pre-LayerNorm", short_objective="the next token, on 40 GB of web text",
         short_gain="zero-shot state of the art on 7 of 8 LM tests",

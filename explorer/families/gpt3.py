@@ -27,7 +27,7 @@ FAMILY = Family(
     real={"EleutherAI/gpt-neo-125m": "125M", "EleutherAI/gpt-neo-1.3B": "1.3B", "EleutherAI/gpt-neo-2.7B": "2.7B"},
     usages=("fewshot", "zeroshot", "finetune", "features"),
     story=dict(
-        date="2020-05", params=175e9, use="prompted (few-shot)",
+        date="2020-05", params=175e9, use="few-shot",
         paper="Brown et al., Language Models are Few-Shot Learners",
         short_arch="96 layers, dense + local attention", short_objective="the next token, on 300B tokens",
         short_gain="learns a task from examples in its prompt",

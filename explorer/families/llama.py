@@ -21,7 +21,7 @@ FAMILY = Family(
     hf_model_types=("llama", "mistral", "qwen2"), real={"smollm2-135m": "135M", "HuggingFaceTB/SmolLM2-360M": "362M"},
     usages=("fewshot", "zeroshot", "finetune", "features"),
     story=dict(
-        model="SmolLM2", date="2024-11", params=134.5e6, use="prompted (few-shot, instruction-tuned)",
+        model="SmolLM2", date="2024-11", params=134.5e6, use="few-shot",
         paper="Allal et al., SmolLM2: When Smol Goes Big (after Touvron et al., LLaMA, 2023)",
         short_arch="30-layer decoder: RMSNorm, rotary, SwiGLU, shared key/value heads",
         short_objective="the next token, on 2T tokens; then instructions",

@@ -24,7 +24,9 @@ def render():
     st.title("Linguistic Travelling")
     st.markdown("Five models that changed how machines read, from **ELMo** to **GPT-3**, each rebuilt here as a "
                 "tiny model trained on **one corpus with one token budget**, so that what differs between them is "
-                "the architecture and the objective. Pick models in the sidebar and travel through their layers.")
+                "the architecture and the objective. The last step, **SmolLM2-135M**, is a real pretrained model of "
+                "the kind GPT-3 led to (a thousandth of its size) that runs here offline. Pick models in the sidebar "
+                "and travel through their layers.")
     timeline()
     scale_figure()
     shipped_cards()
