@@ -23,10 +23,11 @@ from explorer.analysis import attention as A
 from explorer.errors import ExplorerError
 from explorer.families import build
 from explorer.tokenizers import train_tokenizer
+from explorer.paths import SHARED_DATA
 from explorer.zoo import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
-TEXT_FILE = ROOT.parent / "shared" / "data" / "gutenberg_nltk_sentences" / "carroll-alice.txt"
+TEXT_FILE = SHARED_DATA / "gutenberg_nltk_sentences" / "carroll-alice.txt"
 RESULTS = ROOT / "bench" / "results"
 CHROMIUM = "/usr/bin/chromium"
 

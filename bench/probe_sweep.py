@@ -26,7 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-EWT = ROOT.parent / "shared" / "data" / "ud_english_ewt"
+from explorer.paths import SHARED_DATA  # noqa: E402
+
+EWT = SHARED_DATA / "ud_english_ewt"
 RESULTS = ROOT / "bench" / "results"
 
 

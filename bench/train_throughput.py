@@ -34,9 +34,10 @@ from explorer.tokenizers import train_tokenizer  # noqa: E402
 from explorer.training.loop import (TrainConfig, autocast, hardware, make_objective, make_optimizer,  # noqa: E402
                                     pick_device, Runtime, to_device)
 from explorer.training.objectives import MASK_SHARE  # noqa: E402
+from explorer.paths import SHARED_DATA  # noqa: E402
 from explorer.zoo import TINY, VOCAB_SIZE  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "gutenberg_nltk_sentences"
+DATA = SHARED_DATA / "gutenberg_nltk_sentences"
 RESULTS = ROOT / "bench" / "results" / "train_throughput.json"
 
 
@@ -130,7 +131,7 @@ def bench_family(name, corpus, device, batch_size, seconds, peak):
     if getattr(net, "_supports_sdpa", False):
         net.set_attn_implementation("sdpa")  # as the training loop does
     config = TrainConfig(family=family, corpus=".", tokens=1, out=".", name=name)
-    objective = make_objective(family, tokenizer, corpus, config, net)
+    objective = make_objective(model.spec, tokenizer, corpus, config, net)
     module = objective.module(net)
     optimizer = make_optimizer(net, config, device)
     steps = timed_steps(objective, optimizer, module, net, device, batch_size, seconds)

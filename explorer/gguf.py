@@ -9,9 +9,9 @@ import tempfile
 from pathlib import Path
 
 from .errors import ExplorerError
-from .zoo import LT_HOME
+from .paths import CACHE as _CACHE
 
-CACHE = LT_HOME / "cache" / "gguf"
+CACHE = _CACHE / "gguf"
 SOURCE = "gguf.json"  # in each converted folder: which file it came from
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 from .errors import ExplorerError
 from .families import REGISTRY
 
-ROOT = Path(__file__).resolve().parent.parent
+from .paths import LT_HOME, ROOT
+
 TRAINED = ROOT / "trained"
-# The user's own folder: trained models, downloaded corpora, converted checkpoints.
-LT_HOME = Path(os.environ.get("LT_HOME", Path.home() / ".linguistic_travelling"))
 # Where the Train page and `explorer train` put new models unless told otherwise.
 USER_MODELS = LT_HOME / "models"
 

@@ -24,9 +24,9 @@ from tqdm.auto import tqdm
 
 from ..errors import ExplorerError
 from ..families.base import Model
-from ..zoo import USER_MODELS
+from ..paths import CACHE
 
-CACHE_DIR = Path(os.environ.get("LT_FEATURE_CACHE", USER_MODELS.parent / "cache" / "features"))
+CACHE_DIR = Path(os.environ.get("LT_FEATURE_CACHE", CACHE / "features"))
 FORMAT_VERSION = 1  # bump when the stored layout changes, so old caches are not misread
 POOLS = ("first", "mean")
 

@@ -2,9 +2,8 @@ HELP = "build the shipped training corpus from ../shared/data, or fetch a named 
 
 
 def add_arguments(parser):
-    from pathlib import Path
+    from ..paths import SHARED_DATA as default_data
 
-    default_data = Path(__file__).resolve().parents[2].parent / "shared" / "data"
     sub = parser.add_subparsers(dest="action", required=True)
     build = sub.add_parser("build", help="assemble train.txt, valid.txt and manifest.json from the shared datasets")
     build.add_argument("--out", required=True, help="folder to write the corpus into")

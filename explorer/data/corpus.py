@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ExplorerError
+from ..paths import LT_HOME
 
 VALID_EVERY = 50  # every 50th line is held out for validation
-CACHE = Path(os.environ.get("LT_HOME", Path.home() / ".linguistic_travelling")) / "corpora"
+CACHE = LT_HOME / "corpora"
 # Where named corpora are fetched from instead of their upstream URLs (a folder laid out like ../shared/data).
 MIRROR_ENV = "LT_CORPUS_MIRROR"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

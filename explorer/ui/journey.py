@@ -5,13 +5,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import zoo
 from explorer.analysis import probing, prompting, wsd
 from explorer.checkpoints import read_card
 from explorer.data import conllu
 from explorer.data import wsd as sense_files
 from explorer.data.tasks import get_task
 from explorer.families import REGISTRY
+from explorer.paths import CACHE
 from explorer.ui import common
 from explorer.zoo import TINY, TRAINED
 
@@ -146,7 +146,7 @@ def comparison_table():
 
 # -- the tool's own measurements of the shipped models, kept on disk beside the feature cache ----------------
 def measurements_file():
-    return zoo.USER_MODELS.parent / "cache" / "journey_measurements.json"
+    return CACHE / "journey_measurements.json"
 
 
 def measurements() -> dict:

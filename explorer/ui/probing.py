@@ -11,13 +11,14 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from explorer import ExplorerError, zoo
+from explorer import ExplorerError
 from explorer.analysis import probing, wsd
 from explorer.data import conllu, wic
 from explorer.data import wsd as sense_files
+from explorer.paths import SHARED_DATA
 from explorer.ui import common
 
-SHARED = zoo.ROOT.parent / "shared" / "data"
+SHARED = SHARED_DATA
 TASKS = {"pos": "Part of speech (syntax)", "wsd": "Word sense disambiguation", "wic": "Same sense? (WiC pairs)"}
 METRIC = {"pos": "accuracy", "wsd": "f1", "wic": "accuracy"}
 _RESULT = "probing-result"

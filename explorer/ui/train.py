@@ -15,10 +15,11 @@ from explorer.families import REGISTRY
 from explorer.text import check_text
 from explorer.training import runs
 from explorer.training.loop import TrainConfig
+from explorer.paths import LT_HOME, SHARED_DATA
 from explorer.ui import common
 
 SIZES = ("small (a few minutes)", "shipped size (about 20 minutes)")  # each family's spec.quick, or spec.tiny
-_SHARED_TEXT = zoo.ROOT.parent / "shared" / "data" / "gutenberg_nltk_sentences"
+_SHARED_TEXT = SHARED_DATA / "gutenberg_nltk_sentences"
 
 
 def render():
@@ -67,7 +68,7 @@ def corpus_source(path_text: str, upload) -> Path:
     """The uploaded file (stored once under the app's home), or the given path, checked before any run starts."""
     if upload is not None:
         content = common.upload_text(upload)
-        folder = zoo.USER_MODELS.parent / "corpora" / "uploads"
+        folder = LT_HOME / "corpora" / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{hashlib.sha256(content).hexdigest()[:16]}-{Path(upload.name).stem[:40]}.txt"
         path.write_bytes(content)
