@@ -7,6 +7,7 @@ from .errors import ExplorerError
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINED = ROOT / "trained"
+SHARED_DATA = ROOT.parent / "shared" / "data"  # the team's read-only datasets, beside the repository
 # Where the Train page and `explorer train` put new models unless told otherwise.
 USER_MODELS = Path(os.environ.get("LT_HOME", Path.home() / ".linguistic_travelling")) / "models"
 

@@ -17,7 +17,7 @@ from explorer.data import conllu, wic
 from explorer.data import wsd as sense_files
 from explorer.ui import common
 
-SHARED = zoo.ROOT.parent / "shared" / "data"
+SHARED = zoo.SHARED_DATA
 TASKS = {"pos": "Part of speech (syntax)", "wsd": "Word sense disambiguation", "wic": "Same sense? (WiC pairs)"}
 METRIC = {"pos": "accuracy", "wsd": "f1", "wic": "accuracy"}
 _RESULT = "probing-result"

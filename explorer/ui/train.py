@@ -34,7 +34,7 @@ SIZES = {  # quick sizes for a demo on a laptop; "shipped" is the size of the mo
     "shipped size (about 20 minutes)": None,
 }
 RUN_FILE, LOG_FILE = "app_run.json", "train.log"
-_SHARED_TEXT = zoo.ROOT.parent / "shared" / "data" / "gutenberg_nltk_sentences"
+_SHARED_TEXT = zoo.SHARED_DATA / "gutenberg_nltk_sentences"
 
 
 def render():
