@@ -346,9 +346,11 @@ def read_sst2(path: Path) -> tuple[Example, ...]:
 def sst2(folder: str | Path = SHARED_DATA / "sst2") -> Task:
     """SST-2 as a few-shot task: queries from dev.tsv, one draw of demonstrations per seed from train.tsv."""
     folder = Path(folder).expanduser().resolve()
+    queries = list(read_sst2(folder / "dev.tsv"))
+    random.Random("sst2").shuffle(queries)  # the file runs in label blocks; any first n queries should mix them
     return Task("sst2", "SST-2 (Socher et al. 2013): is a movie review positive or negative? Queries are the 872 "
-                "dev reviews, demonstrations come from the train split (one draw per seed).",
-                read_sst2(folder / "dev.tsv"), _SST2_TEMPLATE, labels=tuple(SST2_LABELS.values()),
+                "dev reviews (in a fixed shuffled order), demonstrations come from the train split (one draw per "
+                "seed).", tuple(queries), _SST2_TEMPLATE, labels=tuple(SST2_LABELS.values()),
                 demos=read_sst2(folder / "train.tsv"))
 
 
