@@ -527,3 +527,28 @@ def curve_figure(table: pd.DataFrame, chance: float | None = None, title: str | 
                       yaxis=dict(title="accuracy (%)", range=[0, 100]), template="plotly_white",
                       legend_title="model (band: range over seeds)")
     return fig
+
+
+# -- the in-context-learning lab in numbers -------------------------------------------------------------
+PRESETS = ("natural", "flipped", "random", "unrelated", "none")  # what the demonstrations' labels teach
+
+
+def icl_report(model, task: Task | str = "sst2", k: int = 8, n_queries: int = 64, seed: int = 0,
+               batch_size: int = 16) -> dict:
+    """One model's in-context learning on a classification task, for a check or a bench: accuracy at k = 0 and
+    at ``k`` with each label preset (natural = gold), and gold labels calibrated, with the label biases.
+
+    A model that learns from its demonstrations scores gold > random > flipped (flipped below chance when it
+    follows the prompt over its prior); calibration should shrink the majority-label bias.
+    """
+    task = get_task(task) if isinstance(task, str) else task
+    gold = evaluate(model, task, k, seed, n_queries, batch_size=batch_size, calibrated=True)
+    report = dict(model=model.name, task=task.name, k=k, queries=len(gold.predictions), seed=seed,
+                  shots_used=gold.shots_used, chance=task.chance,
+                  zero_shot=evaluate(model, task, 0, seed, n_queries, batch_size=batch_size).accuracy,
+                  accuracy={"natural": float(gold.predictions.raw_correct.mean())}, calibrated=gold.accuracy,
+                  biases=label_biases(gold.predictions, "raw_answer"), calibrated_biases=label_biases(gold.predictions))
+    for preset in PRESETS[1:]:
+        report["accuracy"][preset] = evaluate(model, relabel(task, preset), k, seed, n_queries,
+                                              batch_size=batch_size).accuracy
+    return report
