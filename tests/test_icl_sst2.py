@@ -131,3 +131,21 @@ def test_sst2_task_names_take_every_preset():
     task = get_task("sst2_unrelated")
     assert task.labels == ("foo", "bar") and len(task.examples) == 872 and task.max_shots == 67349
     assert task.examples[:3] != read_sst2(folder / "dev.tsv")[:3]  # shuffled: the file runs in label blocks
+
+
+def test_fewshot_cli_runs_sst2_presets_calibrated(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from explorer.cli import main
+
+    shared_data("sst2")
+    out = tmp_path / "out"
+    assert main(["fewshot", "--task", "sst2_flipped", "--model", "gpt2-tiny", "--k", "0,1", "--seeds", "1",
+                 "--queries", "4", "--calibrate", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "results.csv")
+    assert set(table.task) == {"sst2_flipped"} and {"majority_bias", "recency_bias"} <= set(table.columns)
+    config = json.loads((out / "config.json").read_text())
+    assert config["calibrated"] and config["label_mode"] == "flipped"
+    assert "raw_answer" in pd.read_csv(out / "predictions.csv").columns
