@@ -6,7 +6,6 @@ from pathlib import Path
 
 from .errors import ExplorerError
 from .families import REGISTRY
-
 from .paths import LT_HOME, ROOT
 
 TRAINED = ROOT / "trained"

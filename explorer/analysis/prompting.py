@@ -5,6 +5,7 @@ chosen by scoring each candidate label's log-likelihood after the prompt; open a
 greedily up to the template's separator. The same prompts (same demonstration seed) go to every model,
 and accuracy against k, over several seeds, shows how much each model learns from the context.
 """
+import inspect
 import warnings
 from dataclasses import dataclass, field
 
@@ -13,8 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 from plotly.colors import hex_to_rgb, qualitative
+from transformers import DynamicCache
 
-from ..data.tasks import Example, Task, Template
+from ..data.tasks import Example, Task, Template, get_task, relabel
 from ..errors import ExplorerError, TruncationWarning
 
 def check_causal(model) -> None:
@@ -83,33 +85,63 @@ def _with_answer(model, prompt: str, answer: str) -> tuple[list[int], int]:
     return start + enc["input_ids"], first + len(start)
 
 
-def _batches(model, id_lists: list[list[int]], batch_size: int):
-    """(indices, logits [B, T, V]) over right-padded batches of similar length.
+def _takes(model, argument: str) -> bool:
+    """Whether the network's forward takes ``argument`` (transformers' ``cache``, ``logits_to_keep``; GPT-1's
+    takes neither)."""
+    return argument in inspect.signature(model.net.forward).parameters
 
-    Pads come after each sequence, so a causal model's scores at real positions never see them.
+
+def _shared_prefix(id_lists: list[list[int]], limit: int) -> int:
+    """How many tokens (at most ``limit``) every sequence starts with."""
+    first = id_lists[0]
+    for ids in id_lists[1:]:
+        limit = next((n for n, (a, b) in enumerate(zip(first[:limit], ids)) if a != b), limit)
+    return limit
+
+
+def _batches(model, id_lists: list[list[int]], batch_size: int, starts: list[int], shared: int = 0):
+    """(indices, logits [B, T, V], offset) over right-padded batches of similar length: ``logits[:, t]`` predicts
+    the token after position ``offset + t``, for every position from ``starts[i]`` on (the vocabulary-wide
+    logits of earlier positions are not computed where the model can skip them).
+
+    Pads come after each sequence, so a causal model's scores at real positions never see them. The first
+    ``shared`` tokens, the same in every sequence (the demonstrations), run once: every batch reuses their keys
+    and values.
     """
     too_long = max(len(x) for x in id_lists)
     if too_long > model.max_len:
         raise ExplorerError(f"the prompt and its answer take {too_long} tokens, more than {model.name}'s context of "
                             f"{model.max_len}: use fewer shots or a shorter instruction")
+    if shared:
+        with torch.no_grad():
+            prefix = model.net(input_ids=torch.tensor([id_lists[0][:shared]]), use_cache=True).cache
     order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
-        width = max(len(id_lists[i]) for i in idx)
+        width = max(len(id_lists[i]) for i in idx) - shared
         ids = torch.zeros(len(idx), width, dtype=torch.long)
-        mask = torch.zeros(len(idx), width, dtype=torch.long)
+        mask = torch.zeros(len(idx), shared + width, dtype=torch.long)
         for row, i in enumerate(idx):
-            ids[row, :len(id_lists[i])] = torch.tensor(id_lists[i])
+            ids[row, :len(id_lists[i]) - shared] = torch.tensor(id_lists[i][shared:])
             mask[row, :len(id_lists[i])] = 1
+        offset, extra = shared, {}
+        if _takes(model, "logits_to_keep"):
+            offset = min(starts[i] for i in idx)
+            extra["logits_to_keep"] = shared + width - offset
+        if shared:  # a fresh cache per batch: the model appends to it; expand() shares the prefix's tensors
+            extra["cache"] = DynamicCache(ddp_cache_data=[(layer.keys.expand(len(idx), -1, -1, -1),
+                                                           layer.values.expand(len(idx), -1, -1, -1))
+                                                          for layer in prefix.layers])
         with torch.no_grad():
-            yield idx, model.net(input_ids=ids, attention_mask=mask).logits.float()
+            yield idx, model.net(input_ids=ids, attention_mask=mask, **extra).logits.float(), offset
 
 
-def _last_logprobs(model, id_lists, batch_size=16) -> torch.Tensor:
+def _last_logprobs(model, id_lists, batch_size=16, shared=0) -> torch.Tensor:
     """[N, V]: the next-token log-probabilities after each sequence."""
     out = torch.empty(len(id_lists), 0)
-    for idx, logits in _batches(model, id_lists, batch_size):
-        last = torch.tensor([len(id_lists[i]) - 1 for i in idx])
+    lasts = [len(ids) - 1 for ids in id_lists]
+    for idx, logits, offset in _batches(model, id_lists, batch_size, lasts, shared):
+        last = torch.tensor([lasts[i] - offset for i in idx])
         lp = logits[torch.arange(len(idx)), last].log_softmax(-1)
         if out.shape[1] == 0:
             out = torch.empty(len(id_lists), lp.shape[1])
@@ -117,24 +149,27 @@ def _last_logprobs(model, id_lists, batch_size=16) -> torch.Tensor:
     return out
 
 
-def _span_loglik(model, id_lists, firsts, batch_size=16) -> list[float]:
+def _span_loglik(model, id_lists, firsts, batch_size=16, shared=0) -> list[float]:
     """Sum of log P(token | tokens before it) over each sequence's tokens from ``firsts[i]`` on."""
     out = [0.0] * len(id_lists)
-    for idx, logits in _batches(model, id_lists, batch_size):
+    for idx, logits, offset in _batches(model, id_lists, batch_size, [f - 1 for f in firsts], shared):
         lp = logits.log_softmax(-1)
         for row, i in enumerate(idx):
             pos = torch.arange(firsts[i], len(id_lists[i]))
-            out[i] = float(lp[row, pos - 1, torch.tensor(id_lists[i])[pos]].sum())
+            out[i] = float(lp[row, pos - 1 - offset, torch.tensor(id_lists[i])[pos]].sum())
     return out
 
 
 # -- answers ------------------------------------------------------------------------------------------
-def score_answers(model, prompts: list[str], answers: list[list[str]], batch_size=16) -> list[np.ndarray]:
+def score_answers(model, prompts: list[str], answers: list[list[str]], batch_size=16,
+                  cache: bool = True) -> list[np.ndarray]:
     """Log-likelihood of each answer text (e.g. " positive") after its prompt: the sum of its tokens' log-probs.
 
     When prompt + answer tokenizes as the prompt's own tokens followed by the answer's, answers sharing
     their first tokens share forward passes (one pass per distinct token prefix: ten one-token labels cost
-    one pass); otherwise prompt + answer is scored as one sequence.
+    one pass); otherwise prompt + answer is scored as one sequence. With ``cache`` (and a model that takes
+    one), the tokens all prompts start with (shared demonstrations) run once and their keys and values serve
+    every prompt.
     """
     check_causal(model)
     prefix_runs: dict[tuple, int] = {}  # (prompt tokens + answer token prefix) -> row in the run list
@@ -150,14 +185,19 @@ def score_answers(model, prompts: list[str], answers: list[list[str]], batch_siz
             rows = [prefix_runs.setdefault(tuple(prompt_ids + tokens[:n]), len(prefix_runs))
                     for n in range(len(tokens))]
             stable.append((i, j, rows, tokens))
+    runs = [list(key) for key in prefix_runs]
+    shared = 0
+    if cache and _takes(model, "cache") and (runs or joint):  # leave each sequence the positions it is scored at
+        limit = min([len(r) - 1 for r in runs] + [first - 1 for _, _, _, first in joint])
+        shared = _shared_prefix(runs + [ids for _, _, ids, _ in joint], limit)
     scores = [np.zeros(len(options)) for options in answers]
-    if prefix_runs:
-        lp = _last_logprobs(model, [list(key) for key in prefix_runs], batch_size)
+    if runs:
+        lp = _last_logprobs(model, runs, batch_size, shared)
         for i, j, rows, tokens in stable:
             scores[i][j] = float(lp[rows, tokens].sum())
     if joint:
         for (i, j, _, _), ll in zip(joint, _span_loglik(model, [x[2] for x in joint], [x[3] for x in joint],
-                                                        batch_size)):
+                                                        batch_size, shared)):
             scores[i][j] = ll
     return scores
 
@@ -222,6 +262,33 @@ def _same(model, answer: str, expected: str) -> bool:
     return _normalise(model, answer) == _normalise(model, expected)
 
 
+# -- contextual calibration (Zhao et al. 2021) ---------------------------------------------------------
+CONTENT_FREE = ("N/A", "", "[MASK]")  # queries that carry no sentiment (or any label)
+
+
+def label_probs(logliks) -> np.ndarray:
+    """Log-likelihoods of the labels [..., L] as probabilities normalised over the labels."""
+    ll = np.asarray(logliks, dtype=float)
+    p = np.exp(ll - ll.max(-1, keepdims=True))
+    return p / p.sum(-1, keepdims=True)
+
+
+def calibrate(logliks, content_free) -> np.ndarray:
+    """Label probabilities [N, L] divided by their mean p_cf over content-free queries [C, L] asked after the same
+    demonstrations, renormalised: what the prompt alone pushes towards is divided out."""
+    p = label_probs(logliks) / label_probs(content_free).mean(0)
+    return p / p.sum(-1, keepdims=True)
+
+
+def label_biases(predictions: pd.DataFrame, column: str = "answer") -> dict:
+    """majority: the share of answers that are the most predicted label; recency: the share equal to the last
+    demonstration's label (over prompts whose demonstrations show labels)."""
+    answers = predictions[column]
+    shown = predictions.last_label != ""
+    return dict(majority=float(answers.value_counts(normalize=True).iloc[0]),
+                recency=float((answers[shown] == predictions.last_label[shown]).mean()) if shown.any() else np.nan)
+
+
 # -- one prompt, many models ----------------------------------------------------------------------------
 def compare(models, prompt: str, labels: list[str] | None = None, template: Template = Template(),
             expected: str | None = None, max_new_tokens: int = 8) -> pd.DataFrame:
@@ -237,7 +304,7 @@ def compare(models, prompt: str, labels: list[str] | None = None, template: Temp
         if labels:
             ll = score_answers(model, [prompt], [[template.answer(lab) for lab in labels]])[0]
             best = int(ll.argmax())
-            share = np.exp(ll - ll.max()) / np.exp(ll - ll.max()).sum()
+            share = label_probs(ll)
             row |= dict(answer=labels[best], probability=float(np.exp(ll[best])), share=float(share[best]))
             row |= {f"loglik {lab}": float(v) for lab, v in zip(labels, ll)}
         else:
@@ -262,7 +329,8 @@ class Evaluation:
     seed: int
     accuracy: float
     shots_used: int  # fewest demonstrations that fitted the context, over the queries
-    predictions: pd.DataFrame  # query, expected, answer, probability, correct, shots, prompt
+    predictions: pd.DataFrame  # query, expected, answer, probability, correct, shots, prompt (+ last_label, raw_*)
+    calibrated: bool = False
 
 
 def fit_prompt(model, task: Task, index: int, k: int, seed: int, template: Template | None = None,
@@ -290,9 +358,38 @@ def _answer_budget(model, task: Task, template: Template) -> int:
     return longest if task.classification else min(longest + 2, 32)
 
 
+def _classify(model, prompts: list[Prompt], labels, instruction: str, batch_size: int, calibrated: bool,
+              cache: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Label log-likelihoods [N, L], and with ``calibrated`` the calibrated label probabilities [N, L].
+
+    Prompts with the same demonstrations are scored together (with the content-free queries after them), so
+    that a cache of their shared prefix serves them all.
+    """
+    groups: dict[tuple, list[int]] = {}
+    for i, p in enumerate(prompts):
+        groups.setdefault(tuple(p.demos), []).append(i)
+    template = prompts[0].template
+    options = [template.answer(lab) for lab in labels]
+    logliks, probs = np.zeros((len(prompts), len(labels))), np.zeros((len(prompts), len(labels)))
+    for demos, idx in groups.items():
+        texts = [prompts[i].text for i in idx]
+        if calibrated:
+            texts += [build_prompt(list(demos), cf, template, instruction) for cf in CONTENT_FREE]
+        scores = np.array(score_answers(model, texts, [options] * len(texts), batch_size, cache))
+        logliks[idx] = scores[:len(idx)]
+        if calibrated:
+            probs[idx] = calibrate(scores[:len(idx)], scores[len(idx):])
+    return logliks, probs if calibrated else None
+
+
 def evaluate(model, task: Task, k: int, seed: int, n_queries: int = 50, template: Template | None = None,
-             instruction: str = "", batch_size: int = 16) -> Evaluation:
-    """Accuracy of ``model`` on the first ``n_queries`` queries of ``task`` with ``k`` shots drawn with ``seed``."""
+             instruction: str = "", batch_size: int = 16, calibrated: bool = False,
+             cache: bool = True) -> Evaluation:
+    """Accuracy of ``model`` on the first ``n_queries`` queries of ``task`` with ``k`` shots drawn with ``seed``.
+
+    ``calibrated``: classify by contextual calibration (see calibrate); the table keeps the uncalibrated
+    answers as raw_answer and raw_correct.
+    """
     check_causal(model)
     template = template or task.template
     budget = _answer_budget(model, task, template)
@@ -301,12 +398,18 @@ def evaluate(model, task: Task, k: int, seed: int, n_queries: int = 50, template
     if not prompts:
         raise ExplorerError(f"no queries to ask: n_queries must be at least 1, got {n_queries}")
     expected = [p.query.output for p in prompts]
+    extra = {}
     if task.classification:
-        scores = score_answers(model, [p.text for p in prompts],
-                               [[template.answer(lab) for lab in task.labels]] * len(prompts), batch_size)
-        answers = [task.labels[int(s.argmax())] for s in scores]
-        probs = [float(np.exp(s.max())) for s in scores]
+        logliks, calibrated_probs = _classify(model, prompts, task.labels, instruction, batch_size, calibrated,
+                                              cache)
+        chosen = (logliks if calibrated_probs is None else calibrated_probs).argmax(1)
+        answers = [task.labels[c] for c in chosen]
+        probs = np.exp(logliks[np.arange(len(prompts)), chosen]).tolist()
         correct = [a == e for a, e in zip(answers, expected)]
+        extra["last_label"] = [p.demos[-1].output if p.demos else "" for p in prompts]
+        if calibrated:
+            extra["raw_answer"] = [task.labels[c] for c in logliks.argmax(1)]
+            extra["raw_correct"] = [a == e for a, e in zip(extra["raw_answer"], expected)]
     else:
         outs = generate(model, [p.text for p in prompts], template.separator, budget, batch_size)
         written = _writes(model, template.separator)
@@ -315,8 +418,9 @@ def evaluate(model, task: Task, k: int, seed: int, n_queries: int = 50, template
         correct = [_same(model, a, e) for a, e in zip(answers, expected)]
     table = pd.DataFrame(dict(query=[p.query.input for p in prompts], expected=expected, answer=answers,
                               probability=probs, correct=correct, shots=[p.shots for p in prompts],
-                              prompt=[p.text for p in prompts]))
-    return Evaluation(model.name, task.name, k, seed, float(np.mean(correct)), int(table.shots.min()), table)
+                              prompt=[p.text for p in prompts], **extra))
+    return Evaluation(model.name, task.name, k, seed, float(np.mean(correct)), int(table.shots.min()), table,
+                      calibrated and task.classification)
 
 
 @dataclass
@@ -324,16 +428,18 @@ class Curve:
     """Accuracy against k: one row per (model, k, seed), and what did not fit."""
 
     task: Task
-    table: pd.DataFrame  # model, task, k, seed, accuracy, shots_used, queries
+    table: pd.DataFrame  # model, task, k, seed, accuracy, shots_used, queries (+ majority_bias, recency_bias)
     notes: list[str] = field(default_factory=list)
     predictions: pd.DataFrame | None = None  # every answer, with model, k and seed
 
 
 def accuracy_curve(models, task: Task, ks=(0, 1, 2, 4, 8), seeds=5, n_queries: int = 50,
-                   template: Template | None = None, instruction: str = "", progress=None) -> Curve:
+                   template: Template | None = None, instruction: str = "", progress=None,
+                   calibrated: bool = False) -> Curve:
     """Every model on the same prompts for each k and demonstration seed (``seeds``: a count or a list).
 
-    A k beyond a model's context is cut to the shots that fit; ``notes`` says how many.
+    A k beyond a model's context is cut to the shots that fit; ``notes`` says how many. Classification adds
+    each run's label biases (see label_biases); ``calibrated`` classifies by contextual calibration.
     """
     for model in models:
         check_causal(model)
@@ -348,10 +454,13 @@ def accuracy_curve(models, task: Task, ks=(0, 1, 2, 4, 8), seeds=5, n_queries: i
     rows, preds, notes = [], [], []
     for model in models:
         for k in ks:
-            evals = [evaluate(model, task, k, seed, n_queries, template, instruction) for seed in seeds]
+            evals = [evaluate(model, task, k, seed, n_queries, template, instruction, calibrated=calibrated)
+                     for seed in seeds]
             for ev in evals:
                 rows.append(dict(model=ev.model, task=ev.task, k=k, seed=ev.seed, accuracy=ev.accuracy,
                                  shots_used=ev.shots_used, queries=len(ev.predictions)))
+                if task.classification:
+                    rows[-1] |= {f"{b}_bias": v for b, v in label_biases(ev.predictions).items()}
                 preds.append(ev.predictions.assign(model=ev.model, k=k, seed=ev.seed))
                 if progress:
                     progress(ev)
@@ -409,3 +518,28 @@ def curve_figure(table: pd.DataFrame, chance: float | None = None, title: str | 
                       yaxis=dict(title="accuracy (%)", range=[0, 100]), template="plotly_white",
                       legend_title="model (band: range over seeds)")
     return fig
+
+
+# -- the in-context-learning lab in numbers -------------------------------------------------------------
+PRESETS = ("natural", "flipped", "random", "unrelated", "none")  # what the demonstrations' labels teach
+
+
+def icl_report(model, task: Task | str = "sst2", k: int = 8, n_queries: int = 64, seed: int = 0,
+               batch_size: int = 16) -> dict:
+    """One model's in-context learning on a classification task, for a check or a bench: accuracy at k = 0 and
+    at ``k`` with each label preset (natural = gold), and gold labels calibrated, with the label biases.
+
+    A model that learns from its demonstrations scores gold > random > flipped (flipped below chance when it
+    follows the prompt over its prior); calibration should shrink the majority-label bias.
+    """
+    task = get_task(task) if isinstance(task, str) else task
+    gold = evaluate(model, task, k, seed, n_queries, batch_size=batch_size, calibrated=True)
+    report = dict(model=model.name, task=task.name, k=k, queries=len(gold.predictions), seed=seed,
+                  shots_used=gold.shots_used, chance=task.chance,
+                  zero_shot=evaluate(model, task, 0, seed, n_queries, batch_size=batch_size).accuracy,
+                  accuracy={"natural": float(gold.predictions.raw_correct.mean())}, calibrated=gold.accuracy,
+                  biases=label_biases(gold.predictions, "raw_answer"), calibrated_biases=label_biases(gold.predictions))
+    for preset in PRESETS[1:]:
+        report["accuracy"][preset] = evaluate(model, relabel(task, preset), k, seed, n_queries,
+                                              batch_size=batch_size).accuracy
+    return report

@@ -14,6 +14,9 @@ def add_arguments(parser):
     parser.add_argument("--separator", help=r"between examples, e.g. '\n' (default: the task's)")
     parser.add_argument("--kind", choices=["auto", "classification", "open"], default="auto",
                         help="for a task file: score labels or generate answers (auto: labels when outputs repeat)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="classify by contextual calibration (Zhao et al. 2021): label probabilities divided by "
+                             "those of content-free queries after the same demonstrations")
     parser.add_argument("--induction", action="store_true",
                         help="also measure each model's induction heads and ICL score (Olsson et al. 2022)")
     parser.add_argument("--out", help="folder for results.csv, predictions.csv, config.json and the figure")
@@ -55,16 +58,17 @@ def _run(args, out, task, template, instruction, models):
 
     with warnings.catch_warnings():  # truncation is reported below, once
         warnings.simplefilter("ignore", TruncationWarning)
-        curve = accuracy_curve(models, task, ks, args.seeds, args.queries, template, instruction, progress)
-    curve.table[["model", "task", "k", "seed", "accuracy", "shots_used", "queries"]].to_csv(
-        out / "results.csv", index=False)
+        curve = accuracy_curve(models, task, ks, args.seeds, args.queries, template, instruction, progress,
+                               args.calibrate)
+    curve.table.to_csv(out / "results.csv", index=False)
     curve.predictions.to_csv(out / "predictions.csv", index=False)
     fig = curve_figure(curve.table, task.chance)
     written = _write_figure(fig, out / "accuracy")
     config = dict(task=task.name, description=task.description, label_mode=task.label_mode,
                   labels=list(task.labels) if task.labels else None, models=[m.name for m in models],
                   ks=ks, seeds=list(range(args.seeds)), queries=args.queries, instruction=instruction,
-                  template=vars(template), notes=curve.notes, chance=task.chance)
+                  template=vars(template), notes=curve.notes, chance=task.chance,
+                  calibrated=args.calibrate)
     if args.induction:
         config["induction"] = _induction(models, out)
         written += ["induction.csv", "icl_score.csv", "induction_loss.html"]

@@ -6,6 +6,7 @@ An episode is one query plus k demonstrations drawn with a seed from the other e
 model sees the same prompts.
 """
 import csv
+import functools
 import json
 import random
 from collections.abc import Callable
@@ -13,9 +14,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ExplorerError
+from ..paths import SHARED_DATA
 from . import icl
 
-LABEL_MODES = ("natural", "permuted", "random")
+# natural: gold labels; flipped / random / unrelated / none: what demonstrations teach (see Task)
+LABEL_MODES = ("natural", "permuted", "random", "flipped", "unrelated", "none")
+UNRELATED = ("foo", "bar", "baz", "qux", "quux", "corge", "grault", "garply")  # Wei et al. (2023)-style labels
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class Template:
             raise ExplorerError("a template needs {input} in its input format and {output} in its output format")
 
     def example(self, ex: Example) -> str:
+        """The example as a demonstration; one without an output (label mode 'none') is its input alone."""
+        if not ex.output:
+            return self.input_format[:self.input_format.index("{input}")] + ex.input + self.separator
         return self.query(ex.input) + self.answer(ex.output) + self.separator
 
     def query(self, text: str) -> str:
@@ -56,11 +63,17 @@ class Task:
     """Examples plus how to write and score them.
 
     labels: the candidate answers of a classification task (None: open answers, decoded greedily).
-    label_mode: 'natural'; 'permuted' (every label replaced by the next one in sorted order, in the
-        demonstrations and the expected answer: a model that reads the mapping from the prompt follows
+    label_mode: 'natural' (gold labels); 'permuted' (every label replaced by the next one in sorted order, in
+        the demonstrations and the expected answer: a model that reads the mapping from the prompt follows
         it); 'random' (demonstrations get uniformly random labels, answers are scored against the true
-        ones: how much of the accuracy comes from the mapping shown).
+        ones: how much of the accuracy comes from the mapping shown, Min et al. 2022); 'flipped' (the
+        demonstrations' labels permuted as in 'permuted', the answers scored against the true ones: a model
+        that follows the prompt over its prior falls below chance); 'unrelated' (every label renamed to a
+        word of UNRELATED, in the demonstrations and the answers: the mapping must be learned from the
+        prompt, Wei et al. 2023); 'none' (demonstrations show their inputs only).
     episode_maker: a task whose episodes are not drawn from fixed examples (`retrieval`).
+    demos: a separate pool of demonstrations (SST-2's train split for its dev queries). One draw per seed
+        then serves every query, so all prompts of a seed share their demonstrations (and their prefix).
     """
 
     name: str
@@ -72,6 +85,7 @@ class Task:
     label_mode: str = "natural"
     episode_maker: Callable[[random.Random, int], tuple[list[Example], Example]] | None = field(
         default=None, compare=False)
+    demos: tuple[Example, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def classification(self) -> bool:
@@ -92,6 +106,8 @@ class Task:
 
     @property
     def max_shots(self) -> int:
+        if self.demos:
+            return len(self.demos)
         return len(icl.KEYS) if self.episode_maker is not None else len(self.examples) - 1
 
     def episode(self, index: int, k: int, seed: int) -> tuple[list[Example], Example]:
@@ -101,12 +117,15 @@ class Task:
         if k > self.max_shots:
             raise ExplorerError(f"{self.name} has only {self.max_shots} possible demonstrations per query; "
                                 f"k={k} is too many")
-        rng = random.Random(f"{self.base_name}:{seed}:{index}")  # label controls show the same inputs
+        # label controls show the same inputs; a separate pool gives one draw per seed for all queries
+        rng = random.Random(f"{self.base_name}:{seed}" + ("" if self.demos else f":{index}"))
         if self.episode_maker is not None:
             demos, query = self.episode_maker(rng, k)
         else:
             if not 0 <= index < len(self.examples):
                 raise ExplorerError(f"{self.name} has {len(self.examples)} queries; there is no query {index}")
+            if self.demos:
+                return self._relabel(rng.sample(self.demos, k), self.examples[index], rng)
             others = [i for i in range(len(self.examples)) if i != index]
             demos, query = [self.examples[i] for i in rng.sample(others, k)], self.examples[index]
         return self._relabel(demos, query, rng)
@@ -115,9 +134,14 @@ class Task:
         if self.label_mode == "permuted":
             shift = _next_label(self.labels)
             return [replace(d, output=shift[d.output]) for d in demos], replace(query, output=shift[query.output])
+        if self.label_mode == "flipped":
+            shift = _next_label(self.labels)
+            return [replace(d, output=shift[d.output]) for d in demos], query
         if self.label_mode == "random":
             return [replace(d, output=rng.choice(self.labels)) for d in demos], query
-        return demos, query
+        if self.label_mode == "none":
+            return [replace(d, output="") for d in demos], query
+        return demos, query  # natural; unrelated labels are renamed once, in relabel
 
 
 def _next_label(labels) -> dict[str, str]:
@@ -126,7 +150,7 @@ def _next_label(labels) -> dict[str, str]:
 
 
 def relabel(task: Task, mode: str) -> Task:
-    """The same task with permuted or random labels (see Task), named e.g. 'sentiment_permuted'."""
+    """The same task with another label mode (see Task), named e.g. 'sentiment_permuted'."""
     if mode not in LABEL_MODES:
         raise ExplorerError(f"unknown label mode {mode!r}: one of {', '.join(LABEL_MODES)}")
     if mode != "natural" and not task.classification:
@@ -136,7 +160,19 @@ def relabel(task: Task, mode: str) -> Task:
         raise ExplorerError(f"{task.name} has a single label: permuting or randomising it changes nothing")
     name = task.base_name if mode == "natural" else f"{task.base_name}_{mode}"
     what = {"natural": "", "permuted": " Labels permuted: each replaced by the next in sorted order.",
-            "random": " Demonstrations carry random labels; answers are scored against the true ones."}[mode]
+            "random": " Demonstrations carry random labels; answers are scored against the true ones.",
+            "flipped": " Demonstrations carry flipped labels (each the next in sorted order); answers are scored "
+                       "against the true ones.",
+            "unrelated": "", "none": " Demonstrations show their inputs without labels."}[mode]
+    if mode == "unrelated":
+        if len(task.labels) > len(UNRELATED):
+            raise ExplorerError(f"{task.name} has {len(task.labels)} labels: unrelated labels exist for at most "
+                                f"{len(UNRELATED)}")
+        rename = dict(zip(sorted(task.labels), UNRELATED))
+        what = " Labels renamed: " + ", ".join(f"{a} -> {b}" for a, b in rename.items()) + "."
+        task = replace(task, examples=tuple(replace(e, output=rename[e.output]) for e in task.examples),
+                       demos=tuple(replace(e, output=rename[e.output]) for e in task.demos),
+                       labels=tuple(rename[lab] for lab in task.labels))
     return replace(task, name=name, label_mode=mode, description=task.description + what)
 
 
@@ -281,6 +317,43 @@ def _retrieval():
                 episode_maker=_retrieval_episode)
 
 
+# -- SST-2: movie-review sentiment, a real task (GLUE layout, ../shared/data/sst2) ------------------------
+SST2_LABELS = {"0": "negative", "1": "positive"}
+_SST2_TEMPLATE = Template("Review: {input}\nSentiment:", " {output}", "\n\n")
+
+
+@functools.lru_cache(maxsize=4)
+def read_sst2(path: Path) -> tuple[Example, ...]:
+    """A GLUE SST-2 file: a header, then ``sentence<TAB>label`` lines (1 = positive, 0 = negative)."""
+    if not path.is_file():
+        raise ExplorerError(f"{path} does not exist: SST-2 is read from {SHARED_DATA / 'sst2'} (train.tsv, dev.tsv)")
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))  # reviews hold quote marks
+    if not rows or [c.strip().lower() for c in rows[0]] != ["sentence", "label"]:
+        raise ExplorerError(f"{path} must start with the header line sentence<TAB>label")
+    examples = []
+    for line, row in enumerate(rows[1:], 2):
+        if len(row) != 2 or not row[0].strip() or row[1].strip() not in SST2_LABELS:
+            raise ExplorerError(f"{path}, line {line}: expected a sentence, a tab and the label 0 or 1")
+        examples.append(Example(row[0].strip(), SST2_LABELS[row[1].strip()]))
+    found = sorted({e.output for e in examples})
+    if len(found) < 2:
+        raise ExplorerError(f"{path} has {len(examples)} review(s), labelled {', '.join(found) or 'nothing'}: "
+                            "a sentiment task needs positive and negative reviews")
+    return tuple(examples)
+
+
+def sst2(folder: str | Path = SHARED_DATA / "sst2") -> Task:
+    """SST-2 as a few-shot task: queries from dev.tsv, one draw of demonstrations per seed from train.tsv."""
+    folder = Path(folder).expanduser().resolve()
+    queries = list(read_sst2(folder / "dev.tsv"))
+    random.Random("sst2").shuffle(queries)  # the file runs in label blocks; any first n queries should mix them
+    return Task("sst2", "SST-2 (Socher et al. 2013): is a movie review positive or negative? Queries are the 872 "
+                "dev reviews (in a fixed shuffled order), demonstrations come from the train split (one draw per "
+                "seed).", tuple(queries), _SST2_TEMPLATE, labels=tuple(SST2_LABELS.values()),
+                demos=read_sst2(folder / "train.tsv"))
+
+
 _CLASSIFICATION = {"sentiment": _sentiment, "animal_object": _animal_object, "first_letter": _first_letter}
 _BUILDERS: dict[str, Callable[[], Task]] = {
     **{name: (lambda n=name: _word_task(n)) for name in _WORD_TASKS},
@@ -290,7 +363,9 @@ _BUILDERS: dict[str, Callable[[], Task]] = {
     **{f"{name}_{mode}": (lambda b=build, m=mode: relabel(b(), m))
        for name, build in _CLASSIFICATION.items() for mode in ("permuted", "random")},
     "retrieval": _retrieval,
+    "sst2": sst2,
 }
+_LABELLED = (*_CLASSIFICATION, "sst2")  # tasks that take any label mode as a suffix: sst2_flipped
 
 
 def task_names() -> list[str]:
@@ -301,6 +376,9 @@ def get_task(name_or_path: str | Path) -> Task:
     """A built-in task by name, or a task file (CSV or JSON) by path."""
     if name_or_path in _BUILDERS:
         return _BUILDERS[name_or_path]()
+    base, _, mode = str(name_or_path).rpartition("_")
+    if base in _LABELLED and mode in LABEL_MODES:
+        return relabel(_BUILDERS[base](), mode)
     path = Path(name_or_path).expanduser()
     if path.suffix.lower() in (".csv", ".json") or path.exists():
         return load_task_file(path)

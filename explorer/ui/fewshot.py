@@ -8,12 +8,14 @@ import streamlit as st
 
 from explorer import ExplorerError
 from explorer.analysis import induction, prompting
-from explorer.data.tasks import Template, get_task, load_task_file, task_names
+from explorer.data.tasks import UNRELATED, Template, get_task, load_task_file, relabel, task_names
 from explorer.text import check_text
 from explorer.ui import common
 
 UPLOAD = "your own file…"
 _CURVE = "fewshot-curve-result"
+PRESET_NAMES = {"natural": "gold", "flipped": "flipped", "random": "random", "unrelated": "unrelated (foo/bar)",
+                "none": "no labels (inputs only)"}
 
 
 def render():
@@ -47,9 +49,14 @@ def choose_task():
     options = task_names() + [UPLOAD]
     choice = left.selectbox("Task", options, index=options.index("retrieval"), key="fewshot-task",
                             help="Built-in tasks follow the GPT-3 paper (word scrambles, arithmetic), add simple "
-                                 "classification with natural, permuted or random labels, and in-context retrieval.")
+                                 "classification with natural, permuted or random labels, in-context retrieval, "
+                                 "and SST-2 movie reviews (../shared/data/sst2).")
     if choice != UPLOAD:
-        task = get_task(choice)
+        task = None
+        with common.guard("Loading the task"):
+            task = get_task(choice)
+        if task is None:
+            return None
     else:
         upload = left.file_uploader("Task file (CSV with columns input,output, or JSON)", type=None,
                                     key="fewshot-upload")
@@ -62,6 +69,15 @@ def choose_task():
             task = read_task_file(upload.name, upload.getvalue())
         if task is None:
             return None
+    if task.classification and task.label_mode == "natural" and len(task.labels) > 1:
+        presets = [p for p in PRESET_NAMES if p != "unrelated" or len(task.labels) <= len(UNRELATED)]
+        preset = left.radio("Demonstration labels", presets, format_func=PRESET_NAMES.get,
+                            horizontal=True, key=f"fewshot-preset-{task.name}",
+                            help="What the demonstrations show: gold labels; flipped or random ones (answers are "
+                                 "still scored against the truth: Min et al. 2022); unrelated words in place of the "
+                                 "labels (Wei et al. 2023); or the inputs alone.")
+        if preset != "natural":
+            task = relabel(task, preset)
     kind = f"classification into {', '.join(task.labels[:8])}{'…' if len(task.labels) > 8 else ''}" \
         if task.classification else "open answers, written by greedy decoding"
     right.markdown(f"**{task.name}** · {kind}\n\n{task.description}")
@@ -157,11 +173,18 @@ def accuracy_against_k(names, task, template, instruction):
         ks = cols[0].multiselect("Shots", [0, 1, 2, 4, 8, 16, 32], [0, 1, 2, 4, 8], key="fewshot-ks")
         seeds = cols[1].slider("Seeds", 1, 5, 3, key="fewshot-seeds")
         queries = cols[2].slider("Queries per point", 5, 100, 20, step=5, key="fewshot-queries")
+        calibrated = st.checkbox("Contextual calibration", False, key="fewshot-calibrate",
+                                 disabled=not task.classification,
+                                 help="Zhao et al. (2021): divide the label probabilities by those the same "
+                                      "demonstrations give content-free queries (N/A, empty, [MASK]), so a prompt's "
+                                      "own pull towards one label cancels out.")
         run = st.form_submit_button("Run", icon=":material/play_arrow:", type="primary")
-    settings = (tuple(names), task.name, tuple(ks), seeds, queries, _fields(template), instruction)
+    calibrated = calibrated and task.classification
+    settings = (tuple(names), task.name, tuple(ks), seeds, queries, _fields(template), instruction, calibrated)
     if run:
         with common.guard("The accuracy curve"):
-            st.session_state[_CURVE] = (settings, run_curve(names, task, ks, seeds, queries, template, instruction))
+            st.session_state[_CURVE] = (settings, run_curve(names, task, ks, seeds, queries, template, instruction,
+                                                            calibrated))
     stored = st.session_state.get(_CURVE)
     if stored is None:
         st.info("Choose the shots and press **Run**.", icon=":material/play_arrow:")
@@ -173,12 +196,17 @@ def accuracy_against_k(names, task, template, instruction):
         st.warning(note, icon=":material/warning:")
     common.chart(prompting.curve_figure(curve.table, curve.task.chance), key="fewshot-curve-figure",
                  data=curve.table, name=f"fewshot-{curve.task.name}")
+    if "majority_bias" in curve.table:
+        st.caption("Label biases (mean over seeds): **majority** is the share of answers that are the most predicted "
+                   "label, **recency** the share equal to the last demonstration's label.")
+        biases = curve.table.groupby(["model", "k"], sort=False)[["accuracy", "majority_bias", "recency_bias"]]
+        st.table(biases.mean().reset_index().round(3))
     with st.expander("Every answer"):
         st.dataframe(curve.predictions, hide_index=True, width="stretch")
         common.downloads("fewshot-predictions", data=curve.predictions, name=f"fewshot-{curve.task.name}-answers")
 
 
-def run_curve(names, task, ks, seeds, queries, template, instruction):
+def run_curve(names, task, ks, seeds, queries, template, instruction, calibrated=False):
     if not ks:
         raise ExplorerError("choose at least one number of shots")
     models = [common.load_model(n) for n in names]
@@ -191,7 +219,8 @@ def run_curve(names, task, ks, seeds, queries, template, instruction):
                                            f"{evaluation.accuracy:.0%}")
 
     with common.collect_warnings(propagate=False):  # the curve's notes say what did not fit, shown below
-        curve = prompting.accuracy_curve(models, task, ks, seeds, queries, template, instruction, progress)
+        curve = prompting.accuracy_curve(models, task, ks, seeds, queries, template, instruction, progress,
+                                         calibrated)
     bar.empty()
     return curve
 

@@ -18,7 +18,6 @@ from explorer.data import wsd as sense_files
 from explorer.paths import SHARED_DATA
 from explorer.ui import common
 
-SHARED = SHARED_DATA
 TASKS = {"pos": "Part of speech (syntax)", "wsd": "Word sense disambiguation", "wic": "Same sense? (WiC pairs)"}
 METRIC = {"pos": "accuracy", "wsd": "f1", "wic": "accuracy"}
 _RESULT = "probing-result"
@@ -86,10 +85,10 @@ UPLOAD_HELP = {"pos": "a .conllu treebank, or a .txt with word/TAG pairs, one se
 
 
 def shared_files(task) -> dict | None:
-    files = {"pos": dict(train=SHARED / "ud_english_ewt" / "en_ewt-ud-train.conllu",
-                         test=SHARED / "ud_english_ewt" / "en_ewt-ud-test.conllu"),
-             "wsd": dict(train=SHARED / "semcor30_wn30" / "semcor.data.xml",
-                         test=SHARED / "wsd_eval_framework" / "Evaluation_Datasets" / "ALL" / "ALL.data.xml")}.get(task)
+    files = {"pos": dict(train=SHARED_DATA / "ud_english_ewt" / "en_ewt-ud-train.conllu",
+                         test=SHARED_DATA / "ud_english_ewt" / "en_ewt-ud-test.conllu"),
+             "wsd": dict(train=SHARED_DATA / "semcor30_wn30" / "semcor.data.xml",
+                         test=SHARED_DATA / "wsd_eval_framework" / "Evaluation_Datasets" / "ALL" / "ALL.data.xml")}.get(task)
     return files if files and all(p.exists() for p in files.values()) else None
 
 
