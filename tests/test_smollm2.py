@@ -124,3 +124,14 @@ def test_eight_sst2_shots_work_and_calibration_shrinks_the_majority_bias(smollm2
     assert result.shots_used == 8 and raw >= 0.70
     assert result.accuracy > raw
     assert label_biases(result.predictions)["majority"] < label_biases(result.predictions, "raw_answer")["majority"]
+
+
+def test_the_real_model_has_induction_heads(smollm2):
+    """Repeated random tokens (Olsson et al. 2022): measured top head layer 19, head 7 at 0.89; the loss on the
+    second copy 2.6 against 14.1 on the first."""
+    from explorer.analysis import induction
+
+    result = induction.analyse(smollm2)
+    summary = induction.summary([result]).iloc[0]
+    assert summary.top_induction_score >= 0.3
+    assert summary.loss_second_copy < summary.loss_first_copy / 2
