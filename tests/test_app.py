@@ -270,6 +270,10 @@ def test_layer_travel_own_sentences_and_their_mistakes(app):
     assert not at.exception and "control character" in errors(at)
     at.text_area(key="layers-sentences").set_value("").run()
     assert not at.exception and "at least four sentences" in errors(at)
+    at.text_area(key="layers-sentences").set_value("a | the bank one\nb | bank two\nbank three\nbank four").run()
+    assert_clean(at)
+    assert "2 of 4 lines have a `label |`" in " ".join(w.value for w in at.warning)
+    assert "nan" not in at.get("plotly_chart")[0].proto.spec
 
 
 # -- Probing lab -------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from conftest import make_tiny, shared_data
 import explorer
 from explorer.analysis import features as feature_cache
 from explorer.analysis.features import EmptyWordWarning, extract_features
-from explorer.analysis.geometry import geometry_figure, layer_geometry, sense_points, separation, tag_points
+from explorer.analysis.geometry import (geometry_figure, layer_geometry, sense_points, separation, separation_figure,
+                                       tag_points)
 from explorer.analysis.probing import (COLUMNS, ProbeSettings, control_tags, fit_probe, label_ids, majority_accuracy,
                                        pos_probe, save_run, word_type_accuracy)
 from explorer.analysis.wsd import (best_threshold, framework_scores, most_frequent_senses, wic_probe, wsd_probe)
@@ -271,6 +272,9 @@ def test_umap_layout_and_pos_points_on_a_tiny_model(demo_pos, cache):
     geom = layer_geometry(make_tiny("gpt2"), tag_points(demo_pos[0], limit=60), methods=("pca", "umap"),
                           cache_dir=cache)
     assert geom.coords["umap"].shape == (3, 60, 2) and np.isfinite(geom.coords["umap"]).all()
+    colours = [t.marker.color for t in geometry_figure(geom, "pca").data]
+    assert len(colours) >= 10 and len(set(colours)) == len(colours)  # every tag its own colour
+    assert set(separation_figure(geom).data[0].name.split()) & {"silhouette", "nearest-centroid"}  # no raw names
     with pytest.raises(ExplorerError, match="too few"):
         layer_geometry(make_tiny("gpt2"), tag_points(demo_pos[0], limit=3), cache_dir=cache)
 

@@ -6,11 +6,13 @@ rotated onto each other (orthogonal Procrustes), so the animation travels throug
 instead of flipping axes. A separation number per layer gives the picture a figure behind it:
 the silhouette (cosine) of the labels, and the leave-one-out nearest-centroid accuracy.
 """
+import itertools
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from plotly.colors import qualitative
 from scipy.linalg import orthogonal_procrustes
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
@@ -151,16 +153,17 @@ def geometry_figure(geom: LayerGeometry, method: str = "pca"):
     names = sorted(set(labels))
     hover = [" ".join(f"[{w}]" if i == p.index else w for i, w in enumerate(p.words)) for p in geom.points]
     members = {name: [i for i, lab in enumerate(labels) if lab == name] for name in names}
+    colours = dict(zip(names, itertools.cycle(qualitative.Dark24)))  # 17 UD tags get 17 distinct colours
 
     def traces(layer):
         return [go.Scatter(x=xy[layer, idx, 0], y=xy[layer, idx, 1], mode="markers", name=name,
                            text=[hover[i] for i in idx], hovertemplate="%{text}<extra>" + name + "</extra>",
-                           marker=dict(size=9, opacity=0.8))
+                           marker=dict(size=9, opacity=0.8, color=colours[name]))
                 for name, idx in members.items()]
 
     sep = geom.separation.pivot(index="layer", columns="metric", values="value")
-    captions = [f"layer {layer}: silhouette {sep.silhouette[layer]:.2f}, "
-                f"nearest-centroid accuracy {sep.centroid_accuracy[layer]:.0%}" for layer in range(len(xy))]
+    captions = [f"layer {layer}: silhouette {_shown(sep.silhouette[layer], '.2f')}, "
+                f"nearest-centroid accuracy {_shown(sep.centroid_accuracy[layer], '.0%')}" for layer in range(len(xy))]
     frames = [go.Frame(data=traces(layer), name=str(layer), layout=dict(title_text=f"{geom.title} — {captions[layer]}"))
               for layer in range(len(xy))]
     pad = 0.1 * (xy.max() - xy.min())
@@ -180,8 +183,17 @@ def geometry_figure(geom: LayerGeometry, method: str = "pca"):
     return fig
 
 
+def _shown(value: float, spec: str) -> str:
+    return "— (needs two labels)" if np.isnan(value) else format(value, spec)
+
+
+METRIC_NAMES = {"silhouette": "silhouette (cosine)", "centroid_accuracy": "nearest-centroid accuracy"}
+
+
 def separation_figure(geom: LayerGeometry):
     import plotly.express as px
 
-    return px.line(geom.separation, x="layer", y="value", color="metric", markers=True, template="plotly_white",
+    table = geom.separation.assign(metric=geom.separation.metric.map(METRIC_NAMES))
+    return px.line(table, x="layer", y="value", color="metric", markers=True, template="plotly_white",
+                   labels=dict(metric="", value="separation"),
                    title=f"{geom.title}: how well the layers separate the labels")

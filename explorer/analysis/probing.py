@@ -336,7 +336,8 @@ BASELINES = {"majority_baseline": "majority", "word_type_baseline": "word type",
              "majority_accuracy": "majority"}
 
 
-def layer_figure(results: pd.DataFrame, task: str, metric: str, title: str | None = None, relative: bool = False):
+def layer_figure(results: pd.DataFrame, task: str, metric: str, title: str | None = None, relative: bool = False,
+                 metric_name: str | None = None):
     """metric against layer, one line per model; layer-free baselines and mixes as dashed lines."""
     import plotly.graph_objects as go
 
@@ -354,8 +355,9 @@ def layer_figure(results: pd.DataFrame, task: str, metric: str, title: str | Non
         base = df[df.metric == name]
         if len(base):
             fig.add_hline(y=base.value.iloc[0], line_dash="dash", line_color="grey", annotation_text=label)
-    fig.update_layout(title=title or f"{task}: {metric.replace('_', ' ')} by layer",
-                      xaxis_title="relative depth" if relative else "layer", yaxis_title=metric.replace("_", " "),
+    metric_name = metric_name or metric.replace("_", " ")
+    fig.update_layout(title=title or f"{task}: {metric_name} by layer",
+                      xaxis_title="relative depth" if relative else "layer", yaxis_title=metric_name,
                       template="plotly_white")
     return fig
 

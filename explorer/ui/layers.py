@@ -22,9 +22,10 @@ money | The bank approved the loan for their new house ."""
 def render():
     st.title("Layer travel")
     st.markdown("Follow one word through the layers. Each point is the word in one context; colours are its senses "
-                "(or parts of speech). Press **play** or drag the slider to travel from the input layer upwards: in "
-                "a contextual model the senses drift apart in the upper layers. The number under the picture, "
-                "silhouette and nearest-centroid accuracy per layer, says how far apart they are. Layer 0 reads "
+                "(or parts of speech). Press **play** or drag the slider to travel from the input layer upwards: do the "
+                "senses drift apart in the upper layers, as in large contextual models? With a few sentences and a "
+                "tiny model they may not; the numbers in the title, silhouette and nearest-centroid accuracy per "
+                "layer, say how far apart they are. Layer 0 reads "
                 "each word alone: every context of a word is one point there (ELMo's character layer shows it "
                 "best).")
     names = common.require_models()
@@ -67,7 +68,11 @@ def choose_points(source):
         st.error("Give a word and at least four sentences that contain it.", icon=":material/error:")
         return None
     labelled = [line.split("|", 1) if "|" in line else (None, line) for line in lines]
-    labels = tuple(label.strip() for label, _ in labelled) if all(label for label, _ in labelled) else None
+    n_labelled = sum(bool(label) for label, _ in labelled)
+    if 0 < n_labelled < len(lines):
+        st.warning(f"{n_labelled} of {len(lines)} lines have a `label |`: label every line (or none) to colour "
+                   "and separate the labels; the lines are shown unlabelled for now.", icon=":material/label:")
+    labels = tuple(label.strip() for label, _ in labelled) if n_labelled == len(lines) else None
     return ("own", (word, tuple(sentence.strip() for _, sentence in labelled), labels))
 
 
@@ -117,7 +122,8 @@ def compare_models(names, points):
             tables.append(geom.separation.assign(model=common.label(name), task="geometry"))
     if tables:
         results = pd.concat(tables, ignore_index=True)
-        fig = probing.layer_figure(results, "geometry", "centroid_accuracy", relative=True,
+        fig = probing.layer_figure(results, "geometry", "centroid_accuracy", relative=True, metric_name=
+                                   "nearest-centroid accuracy",
                                    title="Separation of the labels by layer, every picked model")
         common.chart(fig, key="layers-models", data=results, name="layer-separation-models")
 
