@@ -14,7 +14,8 @@ from explorer.analysis.features import EmptyWordWarning, extract_features
 from explorer.analysis.geometry import (geometry_figure, layer_geometry, sense_points, separation, separation_figure,
                                        tag_points)
 from explorer.analysis.probing import (COLUMNS, ProbeSettings, control_tags, fit_probe, label_ids, majority_accuracy,
-                                       pos_probe, save_run, word_type_accuracy)
+                                       mix_weights_figure, pos_probe, save_run, selectivity_figure,
+                                       word_type_accuracy)
 from explorer.analysis.wsd import (best_threshold, framework_scores, most_frequent_senses, wic_probe, wsd_probe)
 from explorer.cli import main
 from explorer.data.conllu import DEMO_POS_TEST, DEMO_POS_TRAIN, TaggedSentence, read_conllu, read_pos_file
@@ -277,6 +278,16 @@ def test_umap_layout_and_pos_points_on_a_tiny_model(demo_pos, cache):
     assert set(separation_figure(geom).data[0].name.split()) & {"silhouette", "nearest-centroid"}  # no raw names
     with pytest.raises(ExplorerError, match="too few"):
         layer_geometry(make_tiny("gpt2"), tag_points(demo_pos[0], limit=3), cache_dir=cache)
+
+
+def test_probing_figures_keep_one_legend_entry_per_model_and_room_between_facets():
+    rows = [dict(model=f"m{i}", task="pos", layer=layer, metric=metric, value=0.5)
+            for i in range(5) for layer in range(3)
+            for metric in ("accuracy", "control_accuracy", "selectivity", "mlp_accuracy", "mlp_selectivity", "mix_weight")]
+    df = pd.DataFrame(rows)
+    shown = [t.name for t in selectivity_figure(df, "pos").data if t.showlegend is not False]
+    assert shown == [f"m{i}" for i in range(5)]  # 5 entries, not 25 that overflow the legend
+    assert mix_weights_figure(df).layout.height >= 2 * 260  # two rows of panels, each with its own ticks
 
 
 def test_separation_is_perfect_for_separated_clusters_and_chance_for_noise():

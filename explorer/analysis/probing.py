@@ -375,12 +375,16 @@ def selectivity_figure(results: pd.DataFrame, task: str):
             for metric, col, symbol in ((f"{prefix}accuracy", 1, "circle"), (f"{prefix}control_accuracy", 1, "x"),
                                         (f"{prefix}selectivity", 2, "circle")):
                 line = part[part.metric == metric].sort_values("layer")
-                if len(line):
-                    fig.add_trace(go.Scatter(x=line.layer, y=line.value, mode="lines+markers", name=f"{model} {metric}",
+                if len(line):  # one legend entry per model (its first line); the hover names the metric
+                    first = not any(t.legendgroup == model for t in fig.data)
+                    fig.add_trace(go.Scatter(x=line.layer, y=line.value, mode="lines+markers", name=model,
                                              line=dict(color=color, dash=dash), marker_symbol=symbol,
-                                             legendgroup=model), row=1, col=col)
-    fig.update_xaxes(title_text="layer")
-    fig.update_layout(title=f"{task}: selectivity (Hewitt & Liang control task)", template="plotly_white")
+                                             legendgroup=model, showlegend=first,
+                                             hovertemplate=f"{model} {metric.replace('_', ' ')}<br>layer %{{x}}: "
+                                                           "%{y:.3f}<extra></extra>"), row=1, col=col)
+    fig.update_xaxes(title_text="layer", dtick=1)
+    fig.update_layout(title=f"{task}: selectivity (Hewitt & Liang control task); linear probes solid, MLP dashed",
+                      template="plotly_white", legend=dict(orientation="h", y=-0.25, x=0))  # below: never clipped
     return fig
 
 
@@ -389,8 +393,10 @@ def mix_weights_figure(results: pd.DataFrame):
     import plotly.express as px
 
     df = results[results.metric == "mix_weight"]
+    rows = -(-df.model.nunique() // 3)
     fig = px.bar(df, x="layer", y="value", color="task", barmode="group", facet_col="model", facet_col_wrap=3,
-                 labels=dict(value="softmax weight"), template="plotly_white",
+                 facet_row_spacing=0.12,  # room for each row's ticks and the next row's titles
+                 labels=dict(value="softmax weight"), template="plotly_white", height=120 + 260 * rows,
                  title="scalar-mix layer weights learned with the probe")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
     fig.update_xaxes(matches=None, showticklabels=True, dtick=1)
