@@ -400,6 +400,9 @@ def test_fewshot_accuracy_curve_and_induction_heads(app):
     answers, induction = at.dataframe[0].value, at.dataframe[1].value
     assert sorted(answers["k"].unique()) == [0, 2] and len(answers) == 2 * 5
     assert "icl_score" in induction.columns and len(induction) == 1
+    at.selectbox(key="fewshot-task").set_value("sentiment").run()  # another task: the retrieval curve goes
+    assert not at.exception
+    assert not any("accuracy against the number of shots" in c.proto.spec for c in at.get("plotly_chart"))
 
 
 def test_fewshot_bad_template_and_too_many_shots_give_messages(app):

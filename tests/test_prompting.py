@@ -221,6 +221,7 @@ def test_accuracy_curve_rises_for_a_reader_and_cuts_shots_beyond_the_context():
     assert set(curve.predictions.columns) >= {"model", "k", "seed", "prompt", "answer", "expected", "correct"}
     fig = curve_figure(t, chance=0.1)
     assert [tr.name for tr in fig.data if tr.name] == [reader.name, small.name] and len(fig.data) == 4
+    assert fig.layout.xaxis.ticktext[-1] == f"12<br>(only {fitted.min()} fit)"  # not plotted as if 12 fitted
     assert shot_ladder([small], get_task("retrieval"))[-1] < 12
 
 

@@ -512,9 +512,11 @@ def curve_figure(table: pd.DataFrame, chance: float | None = None, title: str | 
     if chance is not None:
         fig.add_hline(y=chance * 100, line_dash="dot", annotation_text="chance", line_color="grey")
     task = ", ".join(table.task.unique())
+    fitted = table.groupby("k").shots_used.min() if "shots_used" in table else pd.Series(ks, index=ks)
+    # a k that did not fit the context is labelled with the shots the prompts really held
+    ticks = [str(k) if fitted[k] >= k else f"{k}<br>(only {fitted[k]} fit)" for k in ks]
     fig.update_layout(title=title or f"{task}: accuracy against the number of shots",
-                      xaxis=dict(title="shots in the prompt (k)", tickvals=list(pos.values()),
-                                 ticktext=[str(k) for k in ks]),
+                      xaxis=dict(title="shots asked for (k)", tickvals=list(pos.values()), ticktext=ticks),
                       yaxis=dict(title="accuracy (%)", range=[0, 100]), template="plotly_white",
                       legend_title="model (band: range over seeds)")
     return fig

@@ -186,6 +186,8 @@ def accuracy_against_k(names, task, template, instruction):
             st.session_state[_CURVE] = (settings, run_curve(names, task, ks, seeds, queries, template, instruction,
                                                             calibrated))
     stored = st.session_state.get(_CURVE)
+    if stored is not None and stored[0][1] != task.name:  # another task's curve would pass for this one's
+        stored = None
     if stored is None:
         st.info("Choose the shots and press **Run**.", icon=":material/play_arrow:")
         return
