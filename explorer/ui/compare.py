@@ -142,7 +142,12 @@ def bert_extras(names):
         return
     st.header("BERT: next sentence and the input sum", divider="gray")
     st.caption("BERT was also trained to tell whether sentence B follows sentence A (next-sentence prediction), and "
-               "reads each token as the sum of a token, a segment (A or B) and a position embedding.")
+               "reads each token as the sum of a token, a segment (A or B) and a position embedding. bert-tiny's "
+               "82 % NSP accuracy holds on pairs built as in its training (chunks of several lines packed to 32 or "
+               "256 tokens, a random B drawn from anywhere in a corpus that mixes books and Wikipedia, so B's "
+               "source gives it away); on short hand-written pairs its head says little: 0.8 % for the BERT "
+               "paper's own IsNext example, 0.4 % for its NotNext one, and 58 % accuracy on 60 consecutive-or-random "
+               "WikiText line pairs (chance 50 %).")
     cols = st.columns(2)
     first = cols[0].text_input("Sentence A", PAIR[0], key="compare-nsp-a")
     second = cols[1].text_input("Sentence B", PAIR[1], key="compare-nsp-b")
