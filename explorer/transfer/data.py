@@ -52,10 +52,11 @@ def upos(limit: int | None = None, test_limit: int | None = None) -> TaskData:
 
 
 def sst2(limit: int | None = None, test_limit: int | None = None) -> TaskData:
-    """SST-2 train phrases -> dev sentences (GLUE's test labels are hidden, so dev is the test set)."""
+    """SST-2 train phrases -> dev sentences (GLUE's test labels are hidden, so dev is the test set).
+    ``test_limit`` draws a seeded sample: dev is sorted by label, so its head is one class."""
     folder = _shared("sst2")
     return TaskData("sst2", "sentence", read_table(folder / "train.tsv", limit),
-                    read_table(folder / "dev.tsv", test_limit), dict(SST2_WORDS))
+                    subsample(read_table(folder / "dev.tsv"), test_limit, 0)[0], dict(SST2_WORDS))
 
 
 def read_task(path: str | Path, test: str | Path | None = None, limit: int | None = None,

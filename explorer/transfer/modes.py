@@ -58,12 +58,18 @@ def table(results: list[Result]) -> pd.DataFrame:
     return pd.DataFrame([r.row() for r in results])
 
 
-def check_usage(model, mode: str) -> None:
-    """Refuse a mode the model's family cannot serve, saying why."""
-    if mode in ("zeroshot", "fewshot") and mode not in model.spec.usages:
-        why = model.spec.not_prompted or f"{model.spec.display} is not used by prompting"
-        raise ExplorerError(f"{model.name} cannot be used {mode}: {why}")
-    if mode in ("features", "finetune") and mode not in model.spec.usages:
+def check_usage(model, mode: str, level: str | None = None) -> None:
+    """Refuse a mode the model's family (or the task's level) cannot serve, saying why."""
+    if mode not in MODES:
+        raise ExplorerError(f"unknown mode {mode!r}: use {', '.join(MODES)}")
+    if mode in ("zeroshot", "fewshot"):
+        if mode not in model.spec.usages:
+            why = model.spec.not_prompted or f"{model.spec.display} is not used by prompting"
+            raise ExplorerError(f"{model.name} cannot be used {mode}: {why}")
+        if level == "token":
+            raise ExplorerError(f"{mode} scores one label per text and this task tags every word: use features or "
+                                "finetune for token tasks")
+    elif mode in ("features", "finetune") and mode not in model.spec.usages:
         raise ExplorerError(f"{model.name} ({model.spec.display}) does not support {mode}")
 
 
@@ -188,10 +194,7 @@ def fewshot(model, task: TaskData, k: int, seed: int, template: Template = TEMPL
 def _prompted(model, task, mode, k, seed, template) -> Result:
     from ..analysis.prompting import build_prompt, score_answers
 
-    check_usage(model, mode)
-    if task.level == "token":
-        raise ExplorerError(f"{mode} scores one label per text; {task.name} tags every word: use features or "
-                            "finetune for token tasks")
+    check_usage(model, mode, task.level)
     demos, note = subsample(task.train, k, seed)
     words = task.label_words
     labels = sorted(words)
