@@ -43,6 +43,8 @@ def test_scratch_twin_has_the_same_architecture_and_budget(family):
     tuned, fresh = transfer.finetune(model, task, 32, 0, FAST), transfer.scratch(model, task, 32, 0, FAST)
     budget = lambda r: (r.params, r.epochs, r.steps, r.lr, r.lm_weight, r.n_train)
     assert budget(tuned) == budget(fresh) and tuned.steps == 2
+    gain = curve.gains(transfer.table([tuned, fresh]))
+    assert gain.gain_finetune.item() == pytest.approx(tuned.accuracy - fresh.accuracy)
     assert model.vocab_size == vocab  # the caller's model is left as it was (task tokens went to a copy)
 
 

@@ -52,5 +52,9 @@ def run(args):
     df = curve.run_curve(task, models, modes, ns, list(range(args.seeds)), args.out, settings, args.shots,
                          args.save_models)
     print(curve.summary(df).to_string(index=False))
+    gains = curve.gains(df)
+    if not gains.empty:
+        print("\ngain over the same network trained from scratch (accuracy points):")
+        print(gains.to_string(index=False))
     print(f"\n{len(df)} results in {args.out}/{curve.RESULTS}")
     return 0

@@ -95,3 +95,16 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     """Mean and spread of accuracy over seeds per (model, mode, method, n)."""
     return (df.assign(n=df.n.fillna(-1).astype(int)).groupby(["model", "mode", "method", "n"], sort=False)
             .accuracy.agg(["mean", "std", "count"]).reset_index().replace({"n": {-1: "all"}}))
+
+
+def gains(df: pd.DataFrame) -> pd.DataFrame:
+    """Per model and n: each trained mode's mean accuracy minus the from-scratch twin's (the denominator)."""
+    trained = df[df["mode"].isin(["features", "finetune", "scratch"])]
+    if trained.empty:
+        return pd.DataFrame()
+    means = trained.assign(n=trained.n.fillna(-1).astype(int)).pivot_table(
+        index=["model", "n"], columns="mode", values="accuracy", aggfunc="mean")
+    if "scratch" not in means:
+        return pd.DataFrame()
+    return means.drop(columns="scratch").sub(means["scratch"], axis=0).add_prefix("gain_").reset_index().replace(
+        {"n": {-1: "all"}})

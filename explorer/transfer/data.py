@@ -64,7 +64,7 @@ def read_task(path: str | Path, test: str | Path | None = None, limit: int | Non
     """A user's CoNLL-U (token task) or CSV/TSV (sentence task) file; without a test file the last fifth
     (after a seeded shuffle) is held out."""
     path = Path(path)
-    read = (lambda p, lim: _tagged(p, lim)) if path.suffix == ".conllu" else read_table
+    read = _tagged if path.suffix == ".conllu" else read_table
     level = "token" if path.suffix == ".conllu" else "sentence"
     rows = read(path, limit)
     note = ""

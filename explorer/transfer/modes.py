@@ -99,10 +99,10 @@ def features(model, task: TaskData, n: int | None, seed: int, settings: TrainSet
     seconds = time.perf_counter() - start
     acc, n_test, test_truncated = clf.accuracy(task.test)
     head = clf.head
-    return Result(model.name, "features", f"mix + {'mlp' if settings.hidden else 'linear'}", task.name, n, seed,
-                  acc, len(rows), n_test, _notes(task, note), seconds, sum(p.numel() for p in head.parameters()),
-                  settings.head_epochs, steps, settings.head_lr, None, head.mix_weights(), head.gamma.item(),
-                  truncated + test_truncated)
+    return Result(model.name, "features", f"mix + {'mlp' if settings.hidden else 'linear'}", task.name, n, seed, acc,
+                  len(rows), n_test, _notes(task, note), seconds, params=sum(p.numel() for p in head.parameters()),
+                  epochs=settings.head_epochs, steps=steps, lr=settings.head_lr, mix_weights=head.mix_weights(),
+                  gamma=head.gamma.item(), truncated=truncated + test_truncated)
 
 
 @torch.no_grad()
@@ -171,11 +171,13 @@ def _trained(pretrained, model, mode, task, n, seed, settings, save) -> Result:
         update_card(save, score=acc, n_test=n_test)
     method = {"first": "[CLS]" if task.level == "sentence" else "first sub-token", "extract": "extract token",
               "mean": "mean of words"}[clf.pool]
-    return Result(pretrained.name, mode, f"{'mix' if clf.mix else 'top layer'} of {method} + linear", task.name,
-                  n, seed, acc, len(rows), n_test, _notes(task, note), seconds, model.n_params + sum(
-                      p.numel() for p in clf.head.parameters()), budget["epochs"], budget["steps"], budget["lr"],
-                  budget["lm_weight"], clf.head.mix_weights(), None if clf.head.gamma is None else clf.head.gamma.item(),
-                  budget["truncated"] + truncated, None if save is None else str(save))
+    head, model_kind = clf.head, "mlp" if settings.hidden else "linear"
+    return Result(pretrained.name, mode, f"{'mix' if clf.mix else 'top layer'} of {method} + {model_kind}", task.name,
+                  n, seed, acc, len(rows), n_test, _notes(task, note), seconds,
+                  params=model.n_params + sum(p.numel() for p in head.parameters()), epochs=budget["epochs"],
+                  steps=budget["steps"], lr=budget["lr"], lm_weight=budget["lm_weight"], mix_weights=head.mix_weights(),
+                  gamma=None if head.gamma is None else head.gamma.item(), truncated=budget["truncated"] + truncated,
+                  checkpoint=None if save is None else str(save))
 
 
 # -- prompting ---------------------------------------------------------------------------------------------
@@ -205,7 +207,7 @@ def _prompted(model, task, mode, k, seed, template) -> Result:
     acc = float(np.mean([labels[int(s.argmax())] == r.label for s, r in zip(scores, task.test)]))
     return Result(model.name, mode, f"label likelihood: {', '.join(words[lab] for lab in labels)}", task.name, k,
                   seed, acc, len(demos), len(task.test), _notes(task, note), time.perf_counter() - start,
-                  model.n_params)
+                  params=model.n_params)
 
 
 def _text(row: Row) -> str:
