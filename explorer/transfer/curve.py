@@ -1,0 +1,110 @@
+"""Learning curves: every (model, mode, n, seed) cell run once, its results appended as JSON lines.
+
+A cell's lines are written (and synced) in one go when it finishes, so a rerun skips finished cells and a kill
+loses at most the cell in progress.
+"""
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..analysis.features import _safe
+from ..errors import ExplorerError
+from . import modes
+from .data import TaskData
+from .network import TrainSettings
+
+RESULTS = "results.jsonl"
+CHECKPOINTS = "checkpoints"
+
+
+def plan(task: TaskData, models, mode_names, ns, seeds, shots: int = 4) -> list[tuple]:
+    """The cells (model or None, mode, n, seed); unsupported modes are refused before any work starts."""
+    cells = []
+    for mode in mode_names:
+        if mode == "baselines":
+            cells += [(None, mode, n, s) for n in ns for s in seeds]
+            continue
+        for model in models:
+            modes.check_usage(model, mode, task.level)
+            if mode == "zeroshot":  # deterministic: one cell
+                cells.append((model, mode, 0, 0))
+            elif mode == "fewshot":
+                cells += [(model, mode, shots, s) for s in seeds]
+            else:
+                cells += [(model, mode, n, s) for n in ns for s in seeds]
+    return cells
+
+
+def key(model_name: str, mode: str, n, seed) -> tuple:
+    return model_name, mode, n, seed
+
+
+def open_results(out: str | Path) -> tuple[Path, set]:
+    """The results file of ``out`` and the cells it holds; a folder holding something else is refused."""
+    out = Path(out)
+    path = out / RESULTS
+    if out.exists() and any(out.iterdir()) and not path.exists():
+        raise ExplorerError(f"{out} holds other files and no {RESULTS}: choose an empty or new --out folder")
+    out.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if path.exists():
+        text = path.read_text()
+        if text and not text.endswith("\n"):  # a kill mid-write: drop the torn line
+            text = text[:text.rfind("\n") + 1]
+            path.write_text(text)
+        for line in text.splitlines():
+            r = json.loads(line)
+            done.add(key(r["model"], r["mode"], r["n"], r["seed"]))
+    return path, done
+
+
+def run_curve(task: TaskData, models, mode_names, ns, seeds, out, settings: TrainSettings = TrainSettings(),
+              shots: int = 4, save_models: bool = False, progress: bool = True) -> pd.DataFrame:
+    """Run every cell not already in ``out``; returns all results in ``out`` as a table."""
+    cells = plan(task, models, mode_names, ns, seeds, shots)
+    path, done = open_results(out)
+    todo = [c for c in cells if key(c[0].name if c[0] else "", *c[1:]) not in done]
+    for model, mode, n, seed in tqdm(todo, desc=f"transfer on {task.name}", unit="cell", disable=not progress):
+        results = _cell(task, model, mode, n, seed, settings, save_models and mode in ("finetune", "scratch"),
+                        Path(out))
+        with open(path, "a") as f:
+            f.write("".join(json.dumps(r.row()) + "\n" for r in results))
+            f.flush()
+            os.fsync(f.fileno())
+    return pd.read_json(path, lines=True)
+
+
+def _cell(task, model, mode, n, seed, settings, save, out) -> list:
+    if mode == "baselines":
+        return modes.baselines(task, n, seed)
+    if mode == "zeroshot":
+        return [modes.zeroshot(model, task, seed)]
+    if mode == "fewshot":
+        return [modes.fewshot(model, task, n, seed)]
+    run = getattr(modes, mode)
+    if mode == "features":
+        return [run(model, task, n, seed, settings)]
+    folder = out / CHECKPOINTS / f"{_safe(model.name)}-{mode}-n{n or 'all'}-s{seed}" if save else None
+    return [run(model, task, n, seed, settings, save=folder)]
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread of accuracy over seeds per (model, mode, method, n)."""
+    return (df.assign(n=df.n.fillna(-1).astype(int)).groupby(["model", "mode", "method", "n"], sort=False)
+            .accuracy.agg(["mean", "std", "count"]).reset_index().replace({"n": {-1: "all"}}))
+
+
+def gains(df: pd.DataFrame) -> pd.DataFrame:
+    """Per model and n: each trained mode's mean accuracy minus the from-scratch twin's (the denominator)."""
+    trained = df[df["mode"].isin(["features", "finetune", "scratch"])]
+    if trained.empty:
+        return pd.DataFrame()
+    means = trained.assign(n=trained.n.fillna(-1).astype(int)).pivot_table(
+        index=["model", "n"], columns="mode", values="accuracy", aggfunc="mean")
+    if "scratch" not in means:
+        return pd.DataFrame()
+    return means.drop(columns="scratch").sub(means["scratch"], axis=0).add_prefix("gain_").reset_index().replace(
+        {"n": {-1: "all"}})
