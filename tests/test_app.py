@@ -245,6 +245,13 @@ def test_attribution_unknown_target_is_explained_per_model(app):
     assert "not one token" in at.warning[0].value
 
 
+def test_attribution_of_a_runaway_input_is_refused_before_any_work(app):
+    at = app("elmo", page="attribution")  # no context limit: all 10k words would reach the network
+    at.text_input(key="attribution-text").set_value("the ___ sat . " + "and then it sat again . " * 2000).run()
+    assert not at.exception
+    assert "the work allowed" in at.warning[0].value and "tokens fit" in at.warning[0].value
+
+
 # -- Layer travel ------------------------------------------------------------------------------
 def test_layer_travel_animates_a_word_through_the_layers(app):
     at = app("bert", "elmo", page="layers")
