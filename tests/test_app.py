@@ -432,7 +432,7 @@ def test_fewshot_bad_template_and_too_many_shots_give_messages(app):
     ("task.txt", b"hello", "neither .csv nor .json"),
     ("task.csv", "input,output\n😀,a\n😀,b\n".encode(), "repeats the input"),
     ("task.csv", b"input,output\n", "0 example"),
-    ("task.csv", b"\xff\xfe\x00bad", "not a readable UTF-8"),
+    ("task.csv", b"\xff\xfe\x00bad", "task.csv is not UTF-8 text"),
 ], ids=["missing-columns", "bad-json", "wrong-format", "duplicate", "empty", "binary"])
 def test_fewshot_bad_task_file_gives_a_readable_message(app, name, content, message):
     at = app("gpt2", page="fewshot")

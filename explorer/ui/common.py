@@ -4,6 +4,7 @@ Models are loaded once per process (``st.cache_resource``); analyses are cached 
 (``cached``), and the warnings they raised (e.g. truncation) are replayed on every cache hit.
 """
 import functools
+import hashlib
 import logging
 import re
 import threading
@@ -19,6 +20,7 @@ from explorer import ExplorerError, TruncationWarning
 from explorer.analysis import export
 from explorer.text import check_text
 from explorer.families import REGISTRY, Family
+from explorer.paths import CACHE
 from explorer.zoo import TINY
 
 log = logging.getLogger("explorer.ui")
@@ -319,6 +321,17 @@ def upload_text(upload) -> bytes:
         raise ExplorerError(f"{upload.name} is not UTF-8 text (byte {e.start:,} is not valid UTF-8): "
                             "upload a plain text file") from None
     return content
+
+
+def store_uploads(files) -> Path:
+    """Uploaded files, each checked by upload_text, saved under their own names in one folder named by their
+    content (key files sit beside their data file; messages about them name the user's file)."""
+    contents = {Path(f.name).name: upload_text(f) for f in files}
+    folder = CACHE / "uploads" / hashlib.sha256(b"".join(contents.values())).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in contents.items():
+        (folder / name).write_bytes(content)
+    return folder
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,4 @@
 """Few-shot lab: build a prompt, ask every causal model, accuracy against the number of shots, induction heads."""
-import hashlib
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -66,7 +64,7 @@ def choose_task():
             return None
         task = None
         with common.guard("Reading the task file"):
-            task = read_task_file(upload.name, upload.getvalue())
+            task = load_task_file(common.store_uploads([upload]) / Path(upload.name).name)
         if task is None:
             return None
     if task.classification and task.label_mode == "natural" and len(task.labels) > 1:
@@ -82,16 +80,6 @@ def choose_task():
         if task.classification else "open answers, written by greedy decoding"
     right.markdown(f"**{task.name}** · {kind}\n\n{task.description}")
     return task
-
-
-def read_task_file(file_name: str, content: bytes):
-    """A task from uploaded bytes (the file's own name keeps its extension, which says how to read it)."""
-    digest = hashlib.sha256(content).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "lt_task_uploads" / digest
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / Path(file_name).name
-    path.write_bytes(content)
-    return load_task_file(path)
 
 
 def choose_template(task):

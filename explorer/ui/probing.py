@@ -3,9 +3,7 @@
 The ELMo paper's experiment (its section 5.3: lower layers carry syntax, upper layers word sense), with the
 controls that make a probe mean something: baselines, a control task and selectivity, a scalar mix.
 """
-import hashlib
 import json
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -122,11 +120,7 @@ def stored_upload(task, role, files) -> Path:
     """Uploaded files saved under their own names in one folder (key files sit beside their data file)."""
     if not files:
         raise ExplorerError(f"no {role} file uploaded: {UPLOAD_HELP[task]}")
-    digest = hashlib.sha256(b"".join(f.getvalue() for f in files)).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "lt_probe_uploads" / digest
-    folder.mkdir(parents=True, exist_ok=True)
-    for f in files:
-        (folder / Path(f.name).name).write_bytes(common.upload_text(f))
+    folder = common.store_uploads(files)
     names = [Path(f.name).name for f in files]
     main = [n for n in names if not n.endswith((".gold.key.txt", ".gold.txt"))]
     if len(main) != 1:

@@ -2,7 +2,6 @@
 
 The page lays out a run's form and view; explorer/training/runs.py starts, watches, stops and resumes it.
 """
-import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +14,7 @@ from explorer.families import REGISTRY
 from explorer.text import check_text
 from explorer.training import runs
 from explorer.training.loop import TrainConfig
-from explorer.paths import LT_HOME, SHARED_DATA
+from explorer.paths import SHARED_DATA
 from explorer.ui import common
 
 SIZES = ("small (a few minutes)", "shipped size (about 20 minutes)")  # each family's spec.quick, or spec.tiny
@@ -67,11 +66,7 @@ def new_run_form():
 def corpus_source(path_text: str, upload) -> Path:
     """The uploaded file (stored once under the app's home), or the given path, checked before any run starts."""
     if upload is not None:
-        content = common.upload_text(upload)
-        folder = LT_HOME / "corpora" / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{hashlib.sha256(content).hexdigest()[:16]}-{Path(upload.name).stem[:40]}.txt"
-        path.write_bytes(content)
+        path = common.store_uploads([upload]) / Path(upload.name).name
         load_corpus(path)  # empty, binary or single-line files fail here, with the reason
         return path
     if not path_text.strip():
