@@ -175,6 +175,24 @@ def test_minilm_pos_on_an_ewt_slice_beats_the_word_type_baseline(minilm, cache):
         assert best > word_type + 0.05 and best > 0.85
 
 
+def test_probes_report_each_stage_and_stop_when_told(demo_pos, cache):
+    model, steps = make_tiny("gpt2"), []
+    pos_probe(model, *demo_pos, settings=FAST, cache_dir=cache, on_step=lambda *s: steps.append(s))
+    total = model.n_layers + 3  # word vectors, layers 0..L, the scalar mix, then done
+    assert [d for d, _, _ in steps] == list(range(total + 1)) and {t for _, t, _ in steps} == {total}
+    assert steps[1][2] == "probes on layer 0 of 2" and steps[-1][2] == "done"
+
+    class Stopped(BaseException):  # as Streamlit's StopException
+        pass
+
+    def stop_at_layer_1(done, total, what):
+        if "layer 1" in what:
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        pos_probe(model, *demo_pos, settings=FAST, cache_dir=cache, on_step=stop_at_layer_1)
+
+
 def test_mlp_probe_is_less_selective_than_the_linear_probe(minilm, demo_pos, cache):
     df = pos_probe(minilm, *demo_pos, settings=ProbeSettings(mlp_hidden=128, mix=False), cache_dir=cache)
     linear, mlp = metric(df, "selectivity").value.mean(), metric(df, "mlp_selectivity").value.mean()

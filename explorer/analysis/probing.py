@@ -282,9 +282,15 @@ def label_ids(train_tags: list[str], test_tags: list[str], what: str = "tag"):
 
 def pos_probe(model: Model, train: list[TaggedSentence], test: list[TaggedSentence], *, tagset: str = "upos",
               pool: str = "first", settings: ProbeSettings | None = None, cache_dir=None,
-              progress: bool = False) -> pd.DataFrame:
-    """Per-layer POS probing of one model: the tidy result table (see the module docstring for metrics)."""
+              progress: bool = False, on_step=None) -> pd.DataFrame:
+    """Per-layer POS probing of one model: the tidy result table (see the module docstring for metrics).
+
+    ``on_step(done, total, what)`` hears of each stage (word vectors, each layer's probes, the mix); it may raise
+    to stop the work (the app's progress bar does when the page is rerun or closed).
+    """
     settings = (settings or ProbeSettings()).check()
+    step = stepper(on_step, model.n_layers + 2 + settings.mix)  # vectors, each layer (0..L), the mix
+    step("word vectors of every layer")
     tr = tagged_data(model, train, tagset, pool, cache_dir, progress)
     te = tagged_data(model, test, tagset, pool, cache_dir, progress)
     classes, y_train, y_test = label_ids(tr.tags, te.tags)
@@ -294,6 +300,7 @@ def pos_probe(model: Model, train: list[TaggedSentence], test: list[TaggedSenten
     rows = [(None, "majority_baseline", majority_accuracy(tr.tags, te.tags)),
             (None, "word_type_baseline", word_type_accuracy(tr.words, tr.tags, te.words, te.tags))]
     for layer in range(tr.features.n_layers):
+        step(f"probes on layer {layer} of {tr.features.n_layers - 1}")
         x_train, x_test = tr.features.layer(layer, tr.rows), te.features.layer(layer, te.rows)
         rows += _layer_rows(layer, x_train, x_test, [y_train, yc_train], [y_test, yc_test],
                             [len(classes), len(c_classes)], settings, "")
@@ -301,8 +308,16 @@ def pos_probe(model: Model, train: list[TaggedSentence], test: list[TaggedSenten
             rows += _layer_rows(layer, x_train, x_test, [y_train, yc_train], [y_test, yc_test],
                                 [len(classes), len(c_classes)], settings, "mlp_")
     if settings.mix:
+        step("the scalar mix")
         rows += _mix_rows(tr, te, y_train, y_test, len(classes), settings)
+    step("done")
     return table([dict(model=model.name, layer=l, task=task, metric=m, value=v, n=n) for l, m, v in rows])
+
+
+def stepper(on_step, total: int):
+    """A step counter calling ``on_step(done, total, what)`` (nothing without a listener)."""
+    done = iter(range(total + 1))
+    return (lambda what: on_step(next(done), total, what)) if on_step else (lambda what: None)
 
 
 def _layer_rows(layer, x_train, x_test, y_train, y_test, n_classes, settings, prefix):

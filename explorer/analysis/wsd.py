@@ -29,7 +29,7 @@ from ..data.wsd import FRAMEWORK_PARTS, SenseInstance, SenseSentence
 from ..errors import ExplorerError
 from ..families.base import Model
 from .features import Features, extract_features
-from .probing import ProbeSettings, standardiser, table
+from .probing import ProbeSettings, stepper, standardiser, table
 
 
 @dataclass
@@ -164,13 +164,16 @@ def _parts(instances: list[SenseInstance], name: str) -> dict[str, list[int]]:
 
 def wsd_probe(model: Model, train: list[SenseSentence], test: list[SenseSentence], *, name: str = "test",
               max_train_sentences: int | None = None, first_senses: dict | None = None, pool: str = "first",
-              settings: ProbeSettings | None = None, cache_dir=None, progress: bool = False) -> pd.DataFrame:
+              settings: ProbeSettings | None = None, cache_dir=None, progress: bool = False,
+              on_step=None) -> pd.DataFrame:
     """Per-layer nearest-centroid WSD F1 on ``test`` (and its framework parts), the MFS baseline beside it.
 
     ``first_senses``: (lemma, POS) -> WordNet's first sense (``data.wsd.wordnet_first_senses``), the
-    last fallback of both the probe and the MFS baseline.
+    last fallback of both the probe and the MFS baseline. ``on_step`` as for probing.pos_probe.
     """
     settings = (settings or ProbeSettings()).check()
+    step = stepper(on_step, model.n_layers + 2 + settings.mix)  # vectors, each layer (0..L), the mix
+    step("word vectors of every layer")
     mfs = dict(first_senses or {}) | most_frequent_senses(train)
     tr = sense_data(model, sample_sentences(train, max_train_sentences, settings.seed), pool, cache_dir, progress)
     te = sense_data(model, test, pool, cache_dir, progress)
@@ -183,12 +186,14 @@ def wsd_probe(model: Model, train: list[SenseSentence], test: list[SenseSentence
         sub = [te.instances[i] for i in idx]
         rows += [(part, None, f"mfs_{k}", v, len(idx)) for k, v in framework_scores([fallback[i] for i in idx], sub).items()]
     for layer in range(tr.features.n_layers):
+        step(f"sense centroids on layer {layer} of {tr.features.n_layers - 1}")
         centroids = inventory.centroids(tr.vectors(layer))
         predictions = _predict(te, te.vectors(layer), centroids, candidates, inventory, fallback)
         for part, idx in parts.items():
             scores = framework_scores([predictions[i] for i in idx], [te.instances[i] for i in idx])
             rows += [(part, layer, k, v, len(idx)) for k, v in scores.items()]
     if settings.mix:
+        step("the scalar mix")
         mix = fit_sense_mix(tr, inventory, settings)
         centroids = inventory.centroids(mix.mixed(tr))
         predictions = _predict(te, mix.mixed(te), centroids, candidates, inventory, fallback)
@@ -196,6 +201,7 @@ def wsd_probe(model: Model, train: list[SenseSentence], test: list[SenseSentence
             scores = framework_scores([predictions[i] for i in idx], [te.instances[i] for i in idx])
             rows.append((part, None, "mix_f1", scores["f1"], len(idx)))
         rows += [(name, layer, "mix_weight", w, len(parts[name])) for layer, w in enumerate(mix.weights())]
+    step("done")
     return table([dict(model=model.name, layer=layer, task=f"wsd/{part}", metric=metric, value=value, n=n)
                   for part, layer, metric, value, n in rows])
 

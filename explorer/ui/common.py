@@ -8,6 +8,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,6 +102,35 @@ def give_way() -> None:
     streamlit 1.67). Analyses call this between batches, so an abandoned step ends within one batch.
     """
     _ = PICKED in st.session_state
+
+
+class StepBar:
+    """A progress bar over several models' steps, with the time elapsed and an estimate of the time left.
+
+    Call it as an analysis's ``on_step(done, total, what)``; each update is a Streamlit call, so a rerun or a
+    closed tab stops the work there (see give_way).
+    """
+
+    def __init__(self, n_models: int):
+        self.bar, self.n_models, self.start = st.progress(0.0, text="Starting…"), n_models, time.monotonic()
+        self.index, self.name = 0, ""
+
+    def model(self, index: int, name: str) -> None:
+        self.index, self.name = index, name
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        share = (self.index + done / max(total, 1)) / self.n_models
+        elapsed = time.monotonic() - self.start
+        left = f", about {_clock(elapsed / share - elapsed)} left" if share >= 0.05 else ""
+        self.bar.progress(min(share, 1.0), text=f"{self.name} ({self.index + 1} of {self.n_models}): {what} · "
+                                                f"{_clock(elapsed)} elapsed{left}")
+
+    def empty(self) -> None:
+        self.bar.empty()
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
 def shorten(message: str, longest: int = 60) -> str:

@@ -132,17 +132,17 @@ def stored_upload(task, role, files) -> Path:
 # -- the run -------------------------------------------------------------------------------------------------
 def run_probes(names, task, data, pool, tagset, settings):
     train, test, files, name = data
-    bar = st.progress(0.0, text="Reading the data…")
+    bar = common.StepBar(len(names))
     tables, models = [], []
     for i, model_name in enumerate(names):
-        bar.progress(i / len(names), text=f"Probing {common.label(model_name)} ({i + 1} of {len(names)}): "
-                                          "word vectors for every layer, then a probe per layer…")
+        bar.model(i, f"Probing {common.label(model_name)}")
         model = common.load_model(model_name)
         models.append(model)
         if task == "pos":
-            tables.append(probing.pos_probe(model, train, test, tagset=tagset, pool=pool, settings=settings))
+            tables.append(probing.pos_probe(model, train, test, tagset=tagset, pool=pool, settings=settings,
+                                            on_step=bar))
         elif task == "wsd":
-            tables.append(wsd.wsd_probe(model, train, test, name=name, pool=pool, settings=settings))
+            tables.append(wsd.wsd_probe(model, train, test, name=name, pool=pool, settings=settings, on_step=bar))
         else:
             tables.append(wsd.wic_probe(model, train, test, name=name, pool=pool))
     bar.empty()
