@@ -73,8 +73,9 @@ def shipped_cards():
                "training run's own held-out slice, in the sequences it trained on (packed 256-token sequences, "
                "half of them key-value documents for the causal models; 256-token sentence pairs for BERT). The "
                "README's table measures the same models on 300 held-out sentences read one at a time "
-               "(`pytest tests/test_training.py -k shipped`): lower perplexities there for the causal models, and 32.9 % masked-token "
-               "accuracy for bert-tiny against 16.3 % here, because short single sentences are easier to fill in.")
+               "(`pytest tests/test_training.py -k shipped`): lower perplexities there for the causal models, and "
+               "32.9 % masked-token accuracy for bert-tiny against 16.3 % here, because short single sentences are "
+               "easier to fill in.")
     for col, (name, card) in zip(st.columns(len(trained)), trained.items()):
         with col.container(border=True, height="stretch"):
             st.subheader(name, anchor=False)
