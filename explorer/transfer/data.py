@@ -10,9 +10,8 @@ from pathlib import Path
 
 from ..data.conllu import read_conllu
 from ..errors import ExplorerError
-from ..zoo import ROOT
+from ..paths import SHARED_DATA
 
-SHARED = ROOT.parent / "shared" / "data"
 SST2_WORDS = {"0": "negative", "1": "positive"}  # how prompts write SST-2's labels
 
 
@@ -82,7 +81,7 @@ def read_task(path: str | Path, test: str | Path | None = None, limit: int | Non
 
 
 def _shared(name: str) -> Path:
-    folder = SHARED / name
+    folder = SHARED_DATA / name
     if not folder.is_dir():
         raise ExplorerError(f"{folder} is absent: the shared data folder ../shared/data is needed for this task")
     return folder

@@ -7,7 +7,6 @@
 - baselines: the majority class, each word's most frequent tag (token tasks), bag-of-words logistic regression.
 """
 import copy
-import random
 import time
 from dataclasses import asdict, dataclass
 
