@@ -32,10 +32,12 @@ def pos() -> TaskData:
 
 
 @pytest.mark.parametrize("family", ["bert", "gpt2"])
-def test_scratch_twin_has_the_same_architecture_and_budget(family):
+def test_scratch_twin_has_the_same_architecture_and_budget(family, tmp_path):
     model = make_tiny(family)
+    model.save(tmp_path / "saved")  # saving records float16 in the shared config: the twin must stay float32
     vocab = model.vocab_size
     twin = network.fresh_twin(model, "twin")
+    assert next(twin.net.parameters()).dtype == torch.float32
     shapes = lambda m: {k: v.shape for k, v in m.net.state_dict().items()}
     assert shapes(twin) == shapes(model) and twin.tokenizer.get_vocab() == model.tokenizer.get_vocab()
     assert not torch.equal(next(twin.net.parameters()), next(model.net.parameters()))

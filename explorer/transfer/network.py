@@ -143,7 +143,8 @@ def fresh_twin(model, name: str):
     """The same architecture and tokenizer, randomly initialised: the from-scratch denominator."""
     net = model.net
     if isinstance(net, PreTrainedModel):
-        twin = type(net)._from_config(net.config, attn_implementation="eager")
+        # float32 whatever dtype a save recorded in the shared config (HFModel.save writes float16 weights)
+        twin = type(net)._from_config(net.config, attn_implementation="eager", dtype=torch.float32)
     else:  # our own networks keep their constructor arguments as their config
         twin = type(net)(**net.config)
     return type(model)(twin, copy.deepcopy(model.tokenizer), name, model.spec)
