@@ -1,4 +1,4 @@
-"""The registry: shipped tiny models, models the user trained, and well-known real checkpoints."""
+"""The model zoo: shipped tiny models, models the user trained, real checkpoints (packaged offline or known ids)."""
 import importlib.util
 import os
 import re
