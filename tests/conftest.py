@@ -112,22 +112,23 @@ cli.add_arguments(parser)
 args = parser.parse_args()
 if args.name == "fails":
     sys.exit('Traceback (most recent call last):\\n  File "loop.py", line 9, in run\\nerror: the corpus is empty')
+root = os.path.join(args.out, "checkpoint")
+if not args.resume:  # the checkpoint before the metrics: tests take three metrics rows as "ready to stop"
+    config = {{k: v for k, v in vars(args).items() if k not in ("resume", "force", "device", "no_progress")}}
+    os.makedirs(os.path.join(root, "step-00000003"))
+    with open(os.path.join(root, "step-00000003", "state.json"), "w") as f:
+        json.dump(dict(step=3, config=config), f)
+    with open(os.path.join(root, "latest.json"), "w") as f:
+        json.dump(dict(step=3, folder="step-00000003"), f)
 first = 4 if args.resume else 1
 with open(os.path.join(args.out, "metrics.jsonl"), "a") as f:
     for step in range(first, first + 3):
         f.write(json.dumps(dict(step=step, tokens=100 * step, loss=5 - step / 10, lr=1e-3, tokens_per_s=1e3,
                                 val_loss=5 - step / 10)) + "\\n")
-root = os.path.join(args.out, "checkpoint")
 if args.resume:
     shutil.copytree({model!r}, args.out, dirs_exist_ok=True)
     shutil.rmtree(root)
     sys.exit(0)
-config = {{k: v for k, v in vars(args).items() if k not in ("resume", "force", "device", "no_progress")}}
-os.makedirs(os.path.join(root, "step-00000003"))
-with open(os.path.join(root, "step-00000003", "state.json"), "w") as f:
-    json.dump(dict(step=3, config=config), f)
-with open(os.path.join(root, "latest.json"), "w") as f:
-    json.dump(dict(step=3, folder="step-00000003"), f)
 time.sleep(600)  # a run in progress, until it is stopped
 '''
 
