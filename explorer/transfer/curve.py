@@ -3,6 +3,7 @@
 A cell's lines are written (and synced) in one go when it finishes, so a rerun skips finished cells and a kill
 loses at most the cell in progress.
 """
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -67,6 +68,7 @@ def run_curve(task: TaskData, models, mode_names, ns, seeds, out, settings: Trai
     cells = plan(task, models, mode_names, ns, seeds, shots)
     path, done = open_results(out)
     todo = [c for c in cells if key(c[0].name if c[0] else "", *c[1:]) not in done]
+    settings = dataclasses.replace(settings, progress=progress)
     for model, mode, n, seed in tqdm(todo, desc=f"transfer on {task.name}", unit="cell", disable=not progress):
         results = _cell(task, model, mode, n, seed, settings, save_models and mode in ("finetune", "scratch"),
                         Path(out))

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+from tqdm.auto import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
 from ..errors import ExplorerError
@@ -42,6 +43,7 @@ class TrainSettings:
     hidden: int = 0  # > 0: a one-hidden-layer task model of this width instead of a linear one
     head_epochs: int = 30  # feature-based: passes of the task model over the cached frozen features
     head_lr: float = 1e-3
+    progress: bool = False  # a step bar (with its ETA) while a network trains
 
     def check(self):
         for name in ("epochs", "batch_size", "head_epochs"):
@@ -253,6 +255,7 @@ def fit(clf: Classifier, rows: list[Row], settings: TrainSettings, seed: int) ->
     gen = torch.Generator().manual_seed(seed)
     clf.train()
     step = truncated = 0
+    bar = tqdm(total=total, desc=f"training {clf.model.name}", unit="step", leave=False, disable=not settings.progress)
     for epoch in range(settings.epochs):
         order = torch.randperm(len(rows), generator=gen).tolist()
         for i in range(0, len(rows), settings.batch_size):
@@ -269,6 +272,8 @@ def fit(clf: Classifier, rows: list[Row], settings: TrainSettings, seed: int) ->
             nn.utils.clip_grad_norm_(params, settings.clip)
             opt.step()
             sched.step()
+            bar.update()
+    bar.close()
     clf.eval()
     return dict(epochs=settings.epochs, steps=step, lr=settings.lr, batch_size=settings.batch_size,
                 lm_weight=settings.lm_weight if lm else 0.0, truncated=truncated)
