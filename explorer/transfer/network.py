@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from ..errors import ExplorerError
 from ..families.base import make_item
@@ -256,8 +257,10 @@ def fit(clf: Classifier, rows: list[Row], settings: TrainSettings, seed: int) ->
     clf.train()
     step = truncated = 0
     bar = tqdm(total=total, desc=f"training {clf.model.name}", unit="step", leave=False, disable=not settings.progress)
+    # batches of similar length (shuffled in groups of 50 batches, as transformers' Trainer does): less padding
+    lengths = [len(r.text) + len(r.text_b or "") for r in rows]
     for epoch in range(settings.epochs):
-        order = torch.randperm(len(rows), generator=gen).tolist()
+        order = list(LengthGroupedSampler(settings.batch_size, lengths=lengths, generator=gen))
         for i in range(0, len(rows), settings.batch_size):
             batch = clf.encode([rows[j] for j in order[i:i + settings.batch_size]], lm=lm)
             truncated += batch.truncated if epoch == 0 else 0
