@@ -237,9 +237,11 @@ def forward(model, batch: Batch):
     """Hidden states [L+1, B, T, d] with gradients, and the LM loss when the batch carries LM labels."""
     if not isinstance(model, HFModel):
         return model.net(**batch.inputs, with_logits=False)["hidden"], None
-    extra = {} if batch.lm_labels is None else dict(labels=batch.lm_labels)
-    out = model.net(**batch.inputs, output_hidden_states=True, **extra)
-    return torch.stack(out.hidden_states), getattr(out, "loss", None)
+    if batch.lm_labels is None:  # the body alone: a vocabulary projection per token would cost as much again
+        out = model.net.base_model(**batch.inputs, output_hidden_states=True)
+        return torch.stack(out.hidden_states), None
+    out = model.net(**batch.inputs, output_hidden_states=True, labels=batch.lm_labels)
+    return torch.stack(out.hidden_states), out.loss
 
 
 # -- training ----------------------------------------------------------------------------------------------
