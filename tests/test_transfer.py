@@ -9,6 +9,7 @@ from conftest import _sentences, make_tiny, shared_data
 from explorer import ExplorerError, transfer
 from explorer.data.conllu import DEMO_POS_TEST, DEMO_POS_TRAIN, read_pos_file
 from explorer.transfer import curve, network
+from explorer.transfer.shift import shift
 from explorer.transfer.data import Row, TaskData, read_table
 
 FAST = transfer.TrainSettings(epochs=1, batch_size=16, head_epochs=3)
@@ -167,3 +168,18 @@ def test_cli_runs_baselines_on_sst2(tmp_path, capsys):
     assert main(["transfer", "--task", "sst2", "--mode", "baselines", "--n", "100", "--seeds", "1",
                  "--test-limit", "200", "--out", str(tmp_path / "o")]) == 0
     assert "bag of words" in capsys.readouterr().out
+
+
+def test_shift_is_one_and_zero_for_the_same_model_and_moves_after_finetuning(tmp_path):
+    model = make_tiny("bert")
+    texts = [r.text for r in sentiment().test]
+    same = shift(model, model, texts)
+    assert same.layers.cka.to_numpy() == pytest.approx(1.0) and same.heads.change.max() == pytest.approx(0.0)
+    transfer.finetune(model, sentiment(), 48, 0, transfer.TrainSettings(epochs=3, batch_size=8, lr=1e-3),
+                      save=tmp_path / "ft")
+    moved = shift(model, explorer.load(tmp_path / "ft"), texts)
+    assert len(moved.layers) == model.n_layers + 1 and len(moved.heads) == model.n_layers * model.n_heads
+    assert moved.layers.cka.iloc[-1] < 0.999 and moved.heads.change.iloc[0] > 0.001
+    assert moved.heads.change.is_monotonic_decreasing and moved.heads["head"].min() == 1  # most changed first, from 1
+    with pytest.raises(ExplorerError, match="same architecture"):
+        shift(model, make_tiny("gpt2"), texts)
