@@ -1,0 +1,52 @@
+"""The measured use-and-gain tables from the shipped transfer results, as Markdown.
+
+    python bench/transfer_table.py [RESULTS_DIR ...] > bench/results/transfer_tables.md
+
+Each folder holds a results.jsonl written by `python -m explorer transfer`; per task: accuracy (mean ± spread over
+seeds, and the seed count) for every model x mode x method at each n, then the gain over the from-scratch twin.
+"""
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from explorer.transfer import curve  # noqa: E402
+
+DEFAULT = ["transfer-sst2", "transfer-upos", "transfer-sst2-minilm"]
+PUBLISHED = "Published GLUE SST-2 test accuracy (not ours, full-size models): GPT 91.3, BERT-base 93.5, BiLSTM + ELMo 90.4."
+
+
+def cell(mean: float, std: float, count: int) -> str:
+    spread = f" ± {100 * std:.1f}" if count > 1 else ""
+    return f"{100 * mean:.1f}{spread} ({count})"
+
+
+def tables(df: pd.DataFrame) -> str:
+    s = curve.summary(df)
+    s["model"] = s.model.replace("", "-")
+    s["score"] = [cell(m, sd, c) for m, sd, c in zip(s["mean"], s["std"].fillna(0), s["count"])]
+    wide = s.pivot_table(index=["model", "mode", "method"], columns="n", values="score", aggfunc="first",
+                         sort=False).fillna("")
+    out = ["accuracy % (mean ± std over seeds (seeds)); columns: training size n", "", wide.reset_index().to_markdown(index=False)]
+    gains = curve.gains(df)
+    if not gains.empty:
+        out += ["", "gain over the same network trained from scratch (accuracy points, means)", "",
+                gains.assign(**{c: (100 * gains[c]).round(1) for c in gains if c.startswith("gain_")})
+                .to_markdown(index=False)]
+    return "\n".join(out)
+
+
+def main():
+    folders = sys.argv[1:] or [ROOT / "bench/results" / d for d in DEFAULT]
+    frames = [pd.read_json(Path(f) / curve.RESULTS, lines=True) for f in folders if (Path(f) / curve.RESULTS).exists()]
+    df = pd.concat(frames, ignore_index=True)
+    for task, rows in df.groupby("task", sort=False):
+        print(f"## {task}\n\n{tables(rows)}\n")
+    print(PUBLISHED)
+
+
+if __name__ == "__main__":
+    main()
