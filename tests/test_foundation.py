@@ -164,3 +164,60 @@ def test_cli_trace_prints_tokens_and_predictions(tmp_path, capsys):
     assert "gpt2" in out and "barked" in out and "|h2|" in out
     assert main(["trace", str(tmp_path / "m"), "   "]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+# -- token ids in: the entry points the analyses run networks through --------------------------------------
+def test_scores_of_token_ids_are_the_traces_logits(transformer_family):
+    tr = transformer_family.trace("The dog barked at the river .", pair="A child opened the window ."
+                                  if transformer_family.spec.pairs else None)
+    segments = torch.tensor(tr.segment_ids)[None] if tr.segment_ids else None
+    with torch.no_grad():
+        scores = transformer_family.scores(tr.input_ids[None], segment_ids=segments)
+        assert torch.allclose(scores[0], tr.logits, atol=1e-5)
+        assert torch.allclose(transformer_family.scores(tr.input_ids[None], segment_ids=segments, first=3)[0],
+                              tr.logits[3:], atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "gpt3", "llama"])
+def test_scores_after_a_cached_prefix_equal_one_pass(family):
+    model = make_tiny(family)
+    ids = model.trace("The old dog barked at the red ship twice .").input_ids[None]
+    with torch.no_grad():
+        whole = model.scores(ids)
+        after = model.scores(ids[:, 4:], prefix=model.prefix(ids[0, :4].tolist()), first=6)
+    assert after.shape[1] == ids.shape[1] - 6 and torch.allclose(after, whole[:, 6:], atol=1e-5)
+
+
+def test_a_network_without_a_cache_refuses_a_prefix():
+    model = make_tiny("gpt")
+    assert not model.takes_cache
+    with pytest.raises(ExplorerError, match="keeps no cache"):
+        model.prefix([1, 2, 3])
+
+
+def test_attend_gives_every_layers_attention_and_the_kinds_of_gpt3s_layers():
+    model = make_tiny("gpt3")
+    ids = model.trace("The dog barked .").input_ids[None]
+    with torch.no_grad():
+        logits, attentions = model.attend(ids)
+    assert attentions.shape == (model.n_layers, 1, model.n_heads, ids.shape[1], ids.shape[1])
+    assert torch.allclose(logits, model.scores(ids), atol=1e-5)
+    assert model.attention_kinds == model.net.config.attention_layers and make_tiny("gpt2").attention_kinds is None
+
+
+def test_elmo_scores_a_word_from_each_side_as_its_trace_does():
+    model = make_tiny("elmo")
+    words = ["The", "dog", "barked", "twice", "."]
+    tr = model.trace(words=words)
+    with torch.no_grad():
+        per = model.word_log_probs(*model.word_inputs(words), 2)
+    assert torch.allclose(per["forward"][0], tr.logits[0, 1].log_softmax(-1), atol=1e-5)  # from "dog"
+    assert torch.allclose(per["backward"][0], tr.logits[1, 3].log_softmax(-1), atol=1e-5)  # from "twice"
+    assert torch.allclose(per["both"], (per["forward"] + per["backward"]).log_softmax(-1))
+    assert model.input_embedding() is model.net.char_encoder and model.has_softmax
+
+
+def test_fingerprint_follows_the_weights():
+    model, other = make_tiny("gpt2"), make_tiny("gpt2", seed=1)
+    assert model.fingerprint() == model.fingerprint() != other.fingerprint()
+    assert len(model.fingerprint()) == 64

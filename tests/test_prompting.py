@@ -16,7 +16,7 @@ from explorer.data import icl
 from explorer.data.tasks import Example, Task, Template, get_task, load_task_file, relabel, task_names
 from explorer.errors import ExplorerError, TruncationWarning
 from explorer.families import REGISTRY
-from explorer.families.base import Model
+from explorer.families.hf import HFModel
 
 
 # -- constructed models -------------------------------------------------------------------------------
@@ -27,7 +27,8 @@ class CopyNet(torch.nn.Module):
     def __init__(self, vocab):
         super().__init__()
         self.embed = torch.nn.Embedding(vocab, 1)
-        self.config = SimpleNamespace()
+        self.config = SimpleNamespace(num_hidden_layers=1, num_attention_heads=2, hidden_size=1,
+                                      max_position_embeddings=512)
 
     def get_input_embeddings(self):
         return self.embed
@@ -64,14 +65,10 @@ class UnigramNet(CopyNet):
         return SimpleNamespace(logits=self.bias.expand(*input_ids.shape, -1).clone(), attentions=None)
 
 
-class FakeModel(Model):
-    n_layers, n_heads, d_model, max_len = 1, 2, 1, 512
-
-
 def fake(net_class, family="gpt2"):
+    """A transformer-family model around a constructed network (its config: 1 layer, 2 heads, 512 positions)."""
     tok = make_tiny(family).tokenizer
-    model = FakeModel(net_class(len(tok)), tok, f"{net_class.__name__.lower()}-{family}", REGISTRY[family])
-    return model
+    return HFModel(net_class(len(tok)), tok, f"{net_class.__name__.lower()}-{family}", REGISTRY[family])
 
 
 # -- prompts ------------------------------------------------------------------------------------------

@@ -77,3 +77,12 @@ def test_no_code_outside_the_families_compares_family_names():
                  for path in [*ROOT.glob("explorer/**/*.py"), ROOT / "app.py"] if "families" not in path.parts
                  for n, line in enumerate(path.read_text().splitlines(), 1) if compare.search(line)]
     assert not offenders, "\n".join(offenders)
+
+
+def test_no_analysis_runs_a_network_around_its_model():
+    """Analyses go through the Model's entry points (trace, scores, attend, prefix, word_log_probs...), never its
+    network, and never build a family's inputs themselves."""
+    reach = re.compile(r"\.net\b|\bchar_ids\b|\belmo_network\b|\._encode\b")
+    offenders = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for path in ROOT.glob("explorer/analysis/*.py")
+                 for n, line in enumerate(path.read_text().splitlines(), 1) if reach.search(line)]
+    assert not offenders, "\n".join(offenders)

@@ -16,8 +16,7 @@ from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
 
 from ..errors import ExplorerError
 from .attention import token_labels
-from .prediction import (Slot, _combine, check_target, display_token, elmo_log_probs, slot, slot_log_probs,
-                         slot_log_probs_from, token_id)
+from .prediction import Slot, check_target, display_token, slot, slot_log_probs, slot_log_probs_from, token_id
 
 METHODS = ("integrated_gradients", "gradient_x_input")
 # Work refused before it starts: a forward and backward pass costs about 6 x parameters floating-point operations
@@ -52,33 +51,29 @@ def _hf_setup(model, s: Slot, target: int):
     """Forward function, input ids, baseline ids and embedding layer for a transformer."""
     tr = s.trace
     ids = tr.input_ids[None]
-    segments = torch.tensor(tr.segment_ids)[None] if model.spec.pairs and tr.segment_ids else None
+    segments = torch.tensor(tr.segment_ids)[None] if tr.segment_ids else None
 
     def forward(input_ids):
-        extra = {} if segments is None else {"token_type_ids": segments.expand(input_ids.shape[0], -1)}
-        out = model.net(input_ids=input_ids, **extra)
-        scores = out.logits if getattr(out, "logits", None) is not None else out.prediction_logits
+        scores = model.scores(input_ids, segment_ids=segments)
         return slot_log_probs_from(model, s, scores[:, s.position])[:, target]
 
     keep = torch.tensor([i in set(model.tokenizer.all_special_ids) for i in ids[0].tolist()])
     baseline = torch.where(keep, ids[0], model.tokenizer.pad_token_id)[None]
     labels = [display_token(model.tokenizer, i) for i in ids[0].tolist()]
-    return forward, ids, baseline, (), model.net.get_input_embeddings(), labels, slice(None)
+    return forward, ids, baseline, (), model.input_embedding(), labels, slice(None)
 
 
 def _elmo_setup(model, s: Slot, target: int):
     """The same for ELMo: characters in, attribution at the char-CNN token layer; <S> and </S> dropped after."""
-    from ..families.elmo_network import char_ids
-
-    chars, mask = char_ids([s.words], model.net.max_chars)
-    empty, _ = char_ids([[""] * len(s.words)], model.net.max_chars)
+    chars, mask = model.word_inputs(s.words)
+    empty, _ = model.word_inputs([""] * len(s.words))
 
     def forward(char_input, mask_input):
-        per_direction = elmo_log_probs(model.net, char_input, mask_input, s.index, s.directions)
-        return slot_log_probs_from(model, s, _combine(per_direction))[:, target]
+        both = model.word_log_probs(char_input, mask_input, s.index, s.directions)["both"]
+        return slot_log_probs_from(model, s, both)[:, target]
 
     labels = ["___" if i == s.index else w for i, w in enumerate(s.words)]
-    return forward, chars, empty, (mask,), model.net.char_encoder, labels, slice(1, len(s.words) + 1)
+    return forward, chars, empty, (mask,), model.input_embedding(), labels, slice(1, len(s.words) + 1)
 
 
 def check_budget(model, n_tokens: int, n_steps: int) -> None:

@@ -79,11 +79,9 @@ def bert_embedding_parts(model, text: str, pair: str | None = None) -> pd.DataFr
         raise ExplorerError(f"{model.name} is a {model.spec.display} model: only BERT sums token, segment and "
                             "position embeddings")
     tr = model.trace(text, pair=pair, attentions=False, logits=False)
-    emb = getattr(model.net, "bert", model.net).embeddings
     positions = torch.arange(len(tr.tokens))
     segments = torch.tensor(tr.segment_ids or [0] * len(tr.tokens))
-    parts = {"token": emb.word_embeddings(tr.input_ids), "segment": emb.token_type_embeddings(segments),
-             "position": emb.position_embeddings(positions)}
+    parts = model.embedding_parts(tr.input_ids, segments)
     total = sum(parts.values())
     table = pd.DataFrame({"position": positions.tolist(), "token": tr.tokens, "segment": segments.tolist()})
     for name, vectors in parts.items():

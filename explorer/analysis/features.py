@@ -81,11 +81,7 @@ class Features:
 def model_fingerprint(model: Model) -> str:
     """sha256 of the model's name and weights (computed once per loaded model)."""
     if model not in _fingerprints:
-        h = hashlib.sha256(model.name.encode())
-        for name, tensor in sorted(model.net.state_dict().items()):
-            h.update(name.encode())
-            h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-        _fingerprints[model] = h.hexdigest()
+        _fingerprints[model] = model.fingerprint()
     return _fingerprints[model]
 
 

@@ -52,7 +52,7 @@ def repeated_tokens(model, seq_len: int, seed: int = 0, n_seqs: int = 8) -> torc
         raise ExplorerError(f"two copies of {seq_len} tokens do not fit {model.name}'s context of {model.max_len}: "
                             f"use seq_len <= {(model.max_len - len(start)) // 2}")
     special = set(model.tokenizer.all_special_ids)
-    vocab = min(len(model.tokenizer), model.net.get_input_embeddings().num_embeddings)
+    vocab = min(len(model.tokenizer), model.input_embedding().num_embeddings)
     allowed = torch.tensor([i for i in range(vocab) if i not in special])
     gen = torch.Generator().manual_seed(seed)
     first = allowed[torch.randint(len(allowed), (n_seqs, seq_len), generator=gen)]
@@ -69,31 +69,28 @@ def _attention_pass(model, seq_len, seed, n_seqs):
                             "induction head; choose a transformer")
     ids = repeated_tokens(model, seq_len, seed, n_seqs)
     with torch.no_grad():
-        out = model.net(input_ids=ids, output_attentions=True)
-    if not out.attentions:
-        raise ExplorerError(f"{model.name} returned no attention maps: load it with eager attention")
-    return ids, out
+        logits, attentions = model.attend(ids)
+    return ids, logits, attentions
 
 
 def _head_scores(attentions, offset, seq_len) -> np.ndarray:
     """Mean attention from second-copy token q = offset + seq_len + t to offset + t + 1, the token after its first
-    occurrence."""
+    occurrence (attentions: [L, n, H, T, T])."""
     q = torch.arange(seq_len) + offset + seq_len
-    att = torch.stack(attentions).float()  # [L, n, H, T, T]
-    return att[:, :, :, q, q - seq_len + 1].mean(dim=(1, 3)).numpy()
+    return attentions.float()[:, :, :, q, q - seq_len + 1].mean(dim=(1, 3)).numpy()
 
 
 def analyse(model, seq_len: int | None = None, seed: int = 0, n_seqs: int = 8) -> Induction:
     """Loss on each copy and every head's induction score, from one pass over repeated random tokens."""
     check_causal(model)
     seq_len = seq_len or default_seq_len(model)
-    ids, out = _attention_pass(model, seq_len, seed, n_seqs)
+    ids, logits, attentions = _attention_pass(model, seq_len, seed, n_seqs)
     offset = ids.shape[1] - 2 * seq_len
-    logp = out.logits.float().log_softmax(-1)
+    logp = logits.float().log_softmax(-1)
     token_loss = -logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0]  # loss of token p + 1
     loss = np.full(2 * seq_len, np.nan)
     loss[max(0, 1 - offset):] = token_loss[:, max(0, offset - 1):].mean(0).numpy()
-    return Induction(model.name, seq_len, loss, _head_scores(out.attentions, offset, seq_len), layer_names(model))
+    return Induction(model.name, seq_len, loss, _head_scores(attentions, offset, seq_len), layer_names(model))
 
 
 def induction_scores(model, seq_len: int | None = None, seed: int = 0, n_seqs: int = 8) -> np.ndarray:
@@ -102,13 +99,13 @@ def induction_scores(model, seq_len: int | None = None, seed: int = 0, n_seqs: i
     Any transformer: for BERT, which sees both copies at once, a high score means copying, not prediction.
     """
     seq_len = seq_len or default_seq_len(model)
-    ids, out = _attention_pass(model, seq_len, seed, n_seqs)
-    return _head_scores(out.attentions, ids.shape[1] - 2 * seq_len, seq_len)
+    ids, _, attentions = _attention_pass(model, seq_len, seed, n_seqs)
+    return _head_scores(attentions, ids.shape[1] - 2 * seq_len, seq_len)
 
 
 def layer_names(model) -> list[str]:
     """'layer 1' ... (1 = the first block), with GPT-3-style models' global/local attention marked."""
-    kinds = getattr(getattr(model.net, "config", None), "attention_layers", None)
+    kinds = model.attention_kinds
     return [f"layer {i + 1}" + (f" ({kinds[i]})" if kinds else "") for i in range(model.n_layers)]
 
 

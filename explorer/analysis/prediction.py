@@ -25,8 +25,6 @@ from ..trace import Trace
 
 BLANK = re.compile(r"_{3,}|\[MASK\]")
 _PLACEHOLDER = "___"
-# The final norm a logit lens must apply to intermediate layers, by where transformers keeps it.
-_FINAL_NORMS = ("transformer.ln_f", "model.norm", "gpt_neox.final_layer_norm", "model.decoder.final_layer_norm")
 
 
 @dataclass
@@ -194,7 +192,7 @@ def _elmo_slot(model, text: str, word: int | None = None) -> Slot:
     else:  # no blank: the forward LM's next word
         index, directions, context = len(words), ("forward",), "left context (forward LM)"
         words = words + [_PLACEHOLDER]
-    if model.net.softmax is None:
+    if not model.has_softmax:
         raise ExplorerError(f"{model.name} has no LM softmax (AllenNLP releases ship without one): it cannot "
                             "predict words; its layers can still be probed")
     words[index] = ""  # an empty word: neither LM direction sees the slot itself
@@ -207,31 +205,13 @@ def slot(model, text: str) -> Slot:
     return {"masked": _bert_slot, "bidirectional": _elmo_slot, "causal": _causal_slot}[model.spec.objective](model, text)
 
 
-def elmo_log_probs(net, chars: torch.Tensor, mask: torch.Tensor, index: int, directions) -> dict:
-    """ELMo's log-probabilities for word ``index`` (of the unwrapped words), per LM direction.
-
-    With <S> prepended, the word sits at position index + 1: the forward LM predicts it from
-    position index, the backward LM from position index + 2.
-    """
-    out = net(chars, mask)
-    scores = {"forward": out["forward_logits"][:, index], "backward": out["backward_logits"][:, index + 2]}
-    return {d: scores[d].log_softmax(-1) for d in directions}
-
-
-def _combine(per_direction: dict) -> torch.Tensor:
-    """Both LMs as one distribution: log p_forward + log p_backward, renormalised."""
-    return sum(per_direction.values()).log_softmax(-1)
-
-
 @torch.no_grad()
 def slot_log_probs(model, s: Slot) -> torch.Tensor:
     """[vocab] log-probabilities the model gives the slot."""
     if s.trace is not None:
         return slot_log_probs_from(model, s, s.trace.logits[s.position])
-    from ..families.elmo_network import char_ids
-
-    chars, mask = char_ids([s.words], model.net.max_chars)
-    return slot_log_probs_from(model, s, _combine(elmo_log_probs(model.net, chars, mask, s.index, s.directions))[0])
+    both = model.word_log_probs(*model.word_inputs(s.words), s.index, s.directions)["both"]
+    return slot_log_probs_from(model, s, both[0])
 
 
 # -- the public calls ---------------------------------------------------------------------------------------
@@ -294,12 +274,9 @@ def elmo_predictions(model, text: str, word: int, top_k: int = 5) -> pd.DataFram
     """ELMo's guesses for word number ``word``: from the left (forward LM), the right (backward LM), and both."""
     if model.spec.objective != "bidirectional":
         raise ExplorerError(f"{model.name} is not an ELMo model")
-    from ..families.elmo_network import char_ids
-
     s = _elmo_slot(model, text, word)
-    chars, mask = char_ids([s.words], model.net.max_chars)
-    per = elmo_log_probs(model.net, chars, mask, s.index, ("forward", "backward"))
-    per = {d: slot_log_probs_from(model, s, lp[0]) for d, lp in {**per, "both": _combine(per)}.items()}
+    per = model.word_log_probs(*model.word_inputs(s.words), s.index)
+    per = {d: slot_log_probs_from(model, s, lp[0]) for d, lp in per.items()}
     return pd.concat([_top_table(lp, model.tokenizer, top_k).assign(direction=d) for d, lp in per.items()],
                      ignore_index=True)[["direction", "rank", "token", "probability", "token_id"]]
 
@@ -341,30 +318,6 @@ def top_k_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
 
 # -- logit lens -------------------------------------------------------------------------------------------
 
-def _lens_head(model):
-    """The function mapping a layer's hidden state to vocabulary scores, as the model's own head would."""
-    net = model.net
-    if model.spec.lens == "mlm head":
-        cls = getattr(net, "cls", None)
-        if cls is None:
-            raise ExplorerError(f"{model.name} has no masked-LM head: the logit lens needs one")
-        return lambda h, last: cls.predictions(h)
-    head = net.get_output_embeddings()
-    if model.spec.lens == "head":  # post-LayerNorm blocks: every layer's output is already normalised
-        return lambda h, last: head(h)
-    norm = None
-    for path in _FINAL_NORMS:
-        try:
-            norm = net.get_submodule(path)
-            break
-        except AttributeError:
-            continue
-    if norm is None:
-        raise ExplorerError(f"{model.name}: cannot find its final LayerNorm, so the logit lens is not available")
-    # transformers applies the final norm to the last hidden state it returns, not to the others
-    return lambda h, last: head(h if last else norm(h))
-
-
 @torch.no_grad()
 def logit_lens(model, text: str, target: str | None = None) -> pd.DataFrame:
     """Rank and probability of ``target`` at the slot, read out of every layer through the model's own head.
@@ -376,7 +329,7 @@ def logit_lens(model, text: str, target: str | None = None) -> pd.DataFrame:
         raise ExplorerError("the logit lens reads a transformer's layers through its LM head; ELMo's softmax "
                             "only reads its top layer: use elmo_predictions")
     s = slot(model, text)
-    head = _lens_head(model)
+    head = model.lens()
     hidden = s.trace.hidden[:, s.position].float()
     last = hidden.shape[0] - 1
     log_probs = slot_log_probs_from(model, s, torch.stack([head(h[None], l == last)[0] for l, h in enumerate(hidden)]))

@@ -5,7 +5,6 @@ chosen by scoring each candidate label's log-likelihood after the prompt; open a
 greedily up to the template's separator. The same prompts (same demonstration seed) go to every model,
 and accuracy against k, over several seeds, shows how much each model learns from the context.
 """
-import inspect
 import warnings
 from dataclasses import dataclass, field
 
@@ -14,7 +13,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 from plotly.colors import hex_to_rgb, qualitative
-from transformers import DynamicCache
 
 from ..data.tasks import Example, Task, Template, get_task, relabel
 from ..errors import ExplorerError, TruncationWarning
@@ -85,12 +83,6 @@ def _with_answer(model, prompt: str, answer: str) -> tuple[list[int], int]:
     return start + enc["input_ids"], first + len(start)
 
 
-def _takes(model, argument: str) -> bool:
-    """Whether the network's forward takes ``argument`` (transformers' ``cache``, ``logits_to_keep``; GPT-1's
-    takes neither)."""
-    return argument in inspect.signature(model.net.forward).parameters
-
-
 def _shared_prefix(id_lists: list[list[int]], limit: int) -> int:
     """How many tokens (at most ``limit``) every sequence starts with."""
     first = id_lists[0]
@@ -112,9 +104,8 @@ def _batches(model, id_lists: list[list[int]], batch_size: int, starts: list[int
     if too_long > model.max_len:
         raise ExplorerError(f"the prompt and its answer take {too_long} tokens, more than {model.name}'s context of "
                             f"{model.max_len}: use fewer shots or a shorter instruction")
-    if shared:
-        with torch.no_grad():
-            prefix = model.net(input_ids=torch.tensor([id_lists[0][:shared]]), use_cache=True).cache
+    with torch.no_grad():
+        prefix = model.prefix(id_lists[0][:shared]) if shared else None
     order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
@@ -124,16 +115,9 @@ def _batches(model, id_lists: list[list[int]], batch_size: int, starts: list[int
         for row, i in enumerate(idx):
             ids[row, :len(id_lists[i]) - shared] = torch.tensor(id_lists[i][shared:])
             mask[row, :len(id_lists[i])] = 1
-        offset, extra = shared, {}
-        if _takes(model, "logits_to_keep"):
-            offset = min(starts[i] for i in idx)
-            extra["logits_to_keep"] = shared + width - offset
-        if shared:  # a fresh cache per batch: the model appends to it; expand() shares the prefix's tensors
-            extra["cache"] = DynamicCache(ddp_cache_data=[(layer.keys.expand(len(idx), -1, -1, -1),
-                                                           layer.values.expand(len(idx), -1, -1, -1))
-                                                          for layer in prefix.layers])
+        offset = min(starts[i] for i in idx)
         with torch.no_grad():
-            yield idx, model.net(input_ids=ids, attention_mask=mask, **extra).logits.float(), offset
+            yield idx, model.scores(ids, attention_mask=mask, prefix=prefix, first=offset).float(), offset
 
 
 def _last_logprobs(model, id_lists, batch_size=16, shared=0) -> torch.Tensor:
@@ -187,7 +171,7 @@ def score_answers(model, prompts: list[str], answers: list[list[str]], batch_siz
             stable.append((i, j, rows, tokens))
     runs = [list(key) for key in prefix_runs]
     shared = 0
-    if cache and _takes(model, "cache") and (runs or joint):  # leave each sequence the positions it is scored at
+    if cache and model.takes_cache and (runs or joint):  # leave each sequence the positions it is scored at
         limit = min([len(r) - 1 for r in runs] + [first - 1 for _, _, _, first in joint])
         shared = _shared_prefix(runs + [ids for _, _, ids, _ in joint], limit)
     scores = [np.zeros(len(options)) for options in answers]

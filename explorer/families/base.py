@@ -1,4 +1,5 @@
 """What every family shares: input checking, word spans, batching and progress."""
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,19 @@ class Model:
     @property
     def vocab_size(self) -> int:
         return len(self.tokenizer)
+
+    @property
+    def attention_kinds(self) -> list[str] | None:
+        """Each block's kind of attention ("global", "local") where blocks differ (GPT-3-style models); else None."""
+        return None
+
+    def fingerprint(self) -> str:
+        """sha256 of the model's name and weights."""
+        h = hashlib.sha256(self.name.encode())
+        for name, tensor in sorted(self.net.state_dict().items()):
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()
 
     def describe(self) -> dict:
         return dict(name=self.name, family=self.family, params=self.n_params, layers=self.n_layers,

@@ -232,6 +232,33 @@ class ElmoModel(Model):
             ))
         return traces
 
+    # -- words in: the analyses' entry points (trace() reads texts) -------------------------------------
+    def input_embedding(self) -> nn.Module:
+        """The char-CNN token layer: the layer attribution explains the output through."""
+        return self.net.char_encoder
+
+    @property
+    def has_softmax(self) -> bool:
+        """Whether its LMs can score words (AllenNLP releases ship without the softmax)."""
+        return self.net.softmax is not None
+
+    def word_inputs(self, words: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the network reads for one sentence: character ids [1, n + 2, max_chars] of <S>, the words, </S>
+        (word i at position i + 1), and the mask [1, n + 2]."""
+        return char_ids([words], self.net.max_chars)
+
+    def word_log_probs(self, chars, mask, index: int, directions=("forward", "backward")) -> dict[str, torch.Tensor]:
+        """Log-probabilities [B, V] for word ``index`` from each LM in ``directions``, and from them together as
+        "both" (log p_forward + log p_backward, renormalised). Gradients flow where enabled.
+
+        With <S> prepended the word sits at position index + 1: the forward LM predicts it from position index,
+        the backward LM from position index + 2.
+        """
+        out = self.net(chars, mask)
+        scores = {"forward": out["forward_logits"][:, index], "backward": out["backward_logits"][:, index + 2]}
+        per = {d: scores[d].log_softmax(-1) for d in directions}
+        return per | {"both": sum(per.values()).log_softmax(-1)}
+
     def save(self, directory, card=None):
         """config.json (family + hyper-parameters), float16 model.safetensors, tokenizer files, card.json.
 

@@ -1,7 +1,9 @@
 """Transformer families through HF transformers: tracing, saving, and loading real checkpoints."""
+import inspect
 import json
 import warnings
 from bisect import bisect_right
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -9,6 +11,9 @@ import torch
 from ..errors import ExplorerError, TruncationWarning
 from ..trace import Trace
 from .base import Item, Model
+
+# The final norm a logit lens must apply to intermediate layers, by where transformers keeps it.
+_FINAL_NORMS = ("transformer.ln_f", "model.norm", "gpt_neox.final_layer_norm", "model.decoder.final_layer_norm")
 
 
 def _word_at(starts: list[int], ends: list[int], s: int, e: int) -> int | None:
@@ -96,6 +101,88 @@ class HFModel(Model):
             ))
         return traces
 
+    # -- token ids in: the analyses' entry points (trace() reads texts) -----------------------------------
+    def input_embedding(self) -> torch.nn.Module:
+        """The token embedding table: the layer attribution explains the output through."""
+        return self.net.get_input_embeddings()
+
+    @property
+    def attention_kinds(self) -> list[str] | None:
+        return getattr(self.net.config, "attention_layers", None)
+
+    @property
+    def takes_cache(self) -> bool:
+        """Whether the network reuses a prefix's keys and values (GPT-1's does not)."""
+        return self._takes("cache")
+
+    def _takes(self, argument: str) -> bool:
+        return argument in inspect.signature(self.net.forward).parameters
+
+    def scores(self, input_ids, *, attention_mask=None, segment_ids=None, prefix: "Prefix | None" = None,
+               first: int = 0) -> torch.Tensor:
+        """The pretraining head's scores [B, T - first, V] for token ids [B, T] after ``prefix`` (if any), from
+        position ``first`` on (counted from the prefix's start; earlier positions are skipped where the network
+        can). Gradients flow where enabled: attribution differentiates through it.
+
+        ``segment_ids`` ([B, T] or [1, T]) reach only families that read sentence pairs.
+        """
+        extra = {}
+        if segment_ids is not None and self.spec.pairs:
+            extra["token_type_ids"] = segment_ids.expand(len(input_ids), -1)
+        start = 0
+        if prefix is not None:
+            extra["cache"], start = prefix.for_batch(len(input_ids)), prefix.length
+        keep = start + input_ids.shape[1] - first
+        if self._takes("logits_to_keep"):
+            extra["logits_to_keep"] = keep
+        logits = _head_scores(self.net(input_ids=input_ids, attention_mask=attention_mask, **extra))
+        if logits is None:
+            raise ExplorerError(f"{self.name} has no prediction head (the checkpoint holds only the encoder): load "
+                                "a checkpoint with its pretraining head, e.g. bert-base-uncased or a shipped model")
+        return logits[:, logits.shape[1] - keep:]
+
+    def prefix(self, ids: list[int]) -> "Prefix":
+        """Run ``ids`` once, keeping their keys and values for every batch that starts with them."""
+        if not self.takes_cache:
+            raise ExplorerError(f"{self.name}'s network keeps no cache of keys and values: score it without one")
+        return Prefix(self.net(input_ids=torch.tensor([ids]), use_cache=True).cache, len(ids))
+
+    def attend(self, input_ids) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores [B, T, V] (None without a head) and attention maps [n_layers, B, n_heads, T, T] for token ids
+        [B, T]."""
+        out = self.net(input_ids=input_ids, output_attentions=True)
+        if not out.attentions:
+            raise ExplorerError(f"{self.name} returned no attention maps: load it with eager attention")
+        return _head_scores(out), torch.stack(out.attentions)
+
+    def lens(self):
+        """``head(h, last)``: vocabulary scores from a layer's hidden states, as the model's own head reads its
+        last layer (``last``: h is the last layer, which transformers has already normalised)."""
+        if self.spec.lens == "mlm head":
+            cls = getattr(self.net, "cls", None)
+            if cls is None:
+                raise ExplorerError(f"{self.name} has no masked-LM head: the logit lens needs one")
+            return lambda h, last: cls.predictions(h)
+        head = self.net.get_output_embeddings()
+        if self.spec.lens == "head":  # post-LayerNorm blocks: every layer's output is already normalised
+            return lambda h, last: head(h)
+        norm = self._final_norm()
+        return lambda h, last: head(h if last else norm(h))
+
+    def _final_norm(self) -> torch.nn.Module:
+        for path in _FINAL_NORMS:
+            try:
+                return self.net.get_submodule(path)
+            except AttributeError:
+                continue
+        raise ExplorerError(f"{self.name}: cannot find its final LayerNorm, so the logit lens is not available")
+
+    def embedding_parts(self, input_ids, segment_ids) -> dict[str, torch.Tensor]:
+        """BERT's input embedding per token [T, d], part by part: token, segment and position."""
+        emb = getattr(self.net, "bert", self.net).embeddings
+        return {"token": emb.word_embeddings(input_ids), "segment": emb.token_type_embeddings(segment_ids),
+                "position": emb.position_embeddings(torch.arange(len(input_ids)))}
+
     def save(self, directory, card=None):
         """Weights as float16 safetensors, config.json, tokenizer files and card.json."""
         directory = Path(directory)
@@ -106,6 +193,28 @@ class HFModel(Model):
         card = card if card is not None else self.card
         (directory / "card.json").write_text(json.dumps(card, indent=2))
         return directory
+
+
+@dataclass
+class Prefix:
+    """The keys and values of tokens that every sequence of a batch starts with, computed once."""
+
+    cache: object  # a transformers Cache
+    length: int
+
+    def for_batch(self, n: int):
+        """A fresh cache for a batch of ``n`` (the model appends to it); expand() shares the prefix's tensors."""
+        from transformers import DynamicCache
+
+        return DynamicCache(ddp_cache_data=[(layer.keys.expand(n, -1, -1, -1), layer.values.expand(n, -1, -1, -1))
+                                            for layer in self.cache.layers])
+
+
+def _head_scores(out) -> torch.Tensor | None:
+    """A transformers output's pretraining-head scores (BertForPreTraining calls them prediction_logits); None
+    from a checkpoint without its head."""
+    scores = getattr(out, "logits", None)
+    return scores if scores is not None else getattr(out, "prediction_logits", None)
 
 
 def _keep_present(words, word_ids):
