@@ -1,6 +1,7 @@
 """explorer.transfer on small slices: usage modes, the scratch twin, checkpoints, refusals and resumable curves."""
 import json
 
+import pandas as pd
 import pytest
 import torch
 
@@ -183,3 +184,12 @@ def test_shift_is_one_and_zero_for_the_same_model_and_moves_after_finetuning(tmp
     assert moved.heads.change.is_monotonic_decreasing and moved.heads["head"].min() == 1  # most changed first, from 1
     with pytest.raises(ExplorerError, match="same architecture"):
         shift(model, make_tiny("gpt2"), texts)
+
+
+def test_headline_gives_each_models_gain_over_its_scratch_twin():
+    cell = lambda mode, acc, seed=0: dict(model="m", mode=mode, method="x", task="sst2", n=1000, seed=seed,
+                                          accuracy=acc)
+    df = pd.DataFrame([cell("finetune", 0.7), cell("finetune", 0.8, 1), cell("scratch", 0.6), cell("features", 0.65),
+                       dict(cell("baselines", 0.5), model="")])
+    assert curve.headline(df) == {"m": "sst2: features 65.0 % (+5.0), finetune 75.0 % (+15.0), scratch 60.0 %"}
+    assert curve.headline(df, n=100) == {}

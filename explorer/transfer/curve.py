@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from ..analysis.features import _safe
 from ..errors import ExplorerError
+from ..paths import ROOT
 from . import modes
 from .data import TaskData
 from .network import TrainSettings
@@ -110,3 +111,32 @@ def gains(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     return means.drop(columns="scratch").sub(means["scratch"], axis=0).add_prefix("gain_").reset_index().replace(
         {"n": {-1: "all"}})
+
+
+SHIPPED = [ROOT / "bench/results" / name for name in ("transfer-sst2", "transfer-upos", "transfer-sst2-minilm")]
+
+
+def shipped() -> pd.DataFrame:
+    """Every measured cell that ships with the project (empty when none do)."""
+    frames = [pd.read_json(folder / RESULTS, lines=True) for folder in SHIPPED if (folder / RESULTS).exists()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def headline(df: pd.DataFrame, n: int = 1000) -> dict[str, str]:
+    """Per model, one line per task at size ``n``: each trained mode's mean accuracy and its gain over scratch."""
+    lines: dict[str, list[str]] = {}
+    for task, rows in df[df.n == n].groupby("task", sort=False):
+        gain = gains(rows)
+        gain = gain.set_index("model") if not gain.empty else gain
+        means = rows.groupby(["model", "mode"]).accuracy.mean()
+        for model in rows.model[rows.model != ""].unique():
+            parts = []
+            for mode in ("features", "finetune", "scratch"):
+                if (model, mode) not in means:
+                    continue
+                over = gain.loc[model, f"gain_{mode}"] if f"gain_{mode}" in gain and model in gain.index else None
+                parts.append(f"{mode} {100 * means[model, mode]:.1f} %"
+                             + (f" ({100 * over:+.1f})" if over is not None and pd.notna(over) else ""))
+            if parts:
+                lines.setdefault(model, []).append(f"{task}: " + ", ".join(parts))
+    return {model: "; ".join(parts) for model, parts in lines.items()}
