@@ -140,13 +140,14 @@ def fake_train(tmp_path, monkeypatch):
     It writes what a run writes: three metrics rows and a checkpoint, then waits to be stopped; resumed, three
     more rows and a finished (tiny, loadable) model; named "fails", a traceback and 'error: <reason>'.
     """
+    from explorer import jobs
     from explorer.training import runs
 
     model = make_tiny("gpt2").save(tmp_path / "fake-model", {"note": "fake run"})
     script = tmp_path / "fake_explorer_train.py"  # the name /proc shows: runs tells its runs by "explorer", "train"
     script.write_text(_FAKE_TRAIN.format(root=str(ROOT), model=str(model)))
     monkeypatch.setattr(runs, "PROGRAM", [sys.executable, str(script)])
-    monkeypatch.setattr(runs, "_PROCESSES", {})
+    monkeypatch.setattr(jobs, "_PROCESSES", {})
     return runs
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import zoo
+from explorer import jobs, zoo
 from explorer.analysis import features
 from tests.conftest import make_tiny, wait_for
 
@@ -492,7 +492,7 @@ def test_train_starts_stops_resumes_and_the_model_joins_the_picker(app, fake_tra
     at.button(key="train-resume").click().run()
     assert "running" in _badge(at)
     out = zoo.USER_MODELS / "trained-here"
-    fake_train._PROCESSES[str(out)].wait()
+    jobs._PROCESSES[str(out)].wait()
     _wait_for(at, lambda a: "finished" in _badge(a))
     assert_clean(at)
     assert "trained-here" in at.sidebar.multiselect(key="models").options
@@ -502,7 +502,7 @@ def test_train_failed_run_shows_its_reason(app, fake_train, tmp_path, sentences)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(sentences) + "\n")
     at = _start(app("bert", page="train"), "fails", corpus)
-    fake_train._PROCESSES[str(zoo.USER_MODELS / "fails")].wait()
+    jobs._PROCESSES[str(zoo.USER_MODELS / "fails")].wait()
     at.run()
     assert "failed" in _badge(at) and "The run failed: the corpus is empty" in errors(at)
     assert not any("Traceback" in c.value for c in at.code)

@@ -5,6 +5,7 @@ import json
 import os
 
 from conftest import _sentences, wait_for
+from explorer import jobs
 from explorer.training import cli
 from explorer.training.loop import TrainConfig
 
@@ -27,7 +28,7 @@ def test_a_run_is_running_then_stopped_then_resumed_to_the_end(fake_train, tmp_p
     assert runs.runs(tmp_path / "models") == [out]
     runs.resume(out)
     assert "--resume" in json.loads((out / runs.RUN_FILE).read_text())["args"]
-    runs._PROCESSES[str(out)].wait()
+    jobs._PROCESSES[str(out)].wait()
     assert runs.status(out) == "finished"
     assert [m["step"] for m in runs.metrics(out)] == [1, 2, 3, 4, 5, 6]
     assert runs.log(out).count("$ ") == 2  # each launch's command line heads its part of the log
@@ -49,9 +50,9 @@ def test_the_launched_command_line_is_the_configurations_own(fake_train, tmp_pat
 def test_a_run_started_by_an_earlier_app_process_is_found_and_stopped(fake_train, tmp_path, monkeypatch):
     runs = fake_train
     out = runs.launch(config(tmp_path))
-    process = runs._PROCESSES[str(out)]
+    process = jobs._PROCESSES[str(out)]
     wait_for(lambda: len(runs.metrics(out)) == 3, "the run's first metrics")
-    monkeypatch.setattr(runs, "_PROCESSES", {})  # a new app process: only the pid in app_run.json is left
+    monkeypatch.setattr(jobs, "_PROCESSES", {})  # a new app process: only the pid in app_run.json is left
     assert runs.status(out) == "running"  # read from /proc
     runs.stop(out)
     process.wait()
@@ -63,7 +64,7 @@ def test_a_run_started_by_an_earlier_app_process_is_found_and_stopped(fake_train
 def test_a_failed_run_shows_its_reason_not_a_traceback(fake_train, tmp_path):
     runs = fake_train
     out = runs.launch(config(tmp_path, "fails"))
-    runs._PROCESSES[str(out)].wait()
+    jobs._PROCESSES[str(out)].wait()
     assert runs.status(out) == "failed"
     assert "Traceback" not in runs.log(out) and "loop.py" not in runs.log(out)
     assert runs.failure_reason(runs.log(out)) == "the corpus is empty"
@@ -94,6 +95,6 @@ def test_a_real_run_in_the_background_finishes_with_its_model(tmp_path):
 
     wanted = config(tmp_path)
     out = runs.launch(wanted)
-    assert runs._PROCESSES.pop(str(out)).wait() == 0, runs.log(out)
+    assert jobs._PROCESSES.pop(str(out)).wait() == 0, runs.log(out)
     assert runs.status(out) == "finished" and (out / "model.safetensors").exists()
     assert runs.metrics(out)[-1]["tokens"] >= wanted.tokens
