@@ -30,7 +30,9 @@ def tables(df: pd.DataFrame) -> str:
     s["score"] = [cell(m, sd, c) for m, sd, c in zip(s["mean"], s["std"].fillna(0), s["count"])]
     wide = s.pivot_table(index=["model", "mode", "method"], columns="n", values="score", aggfunc="first",
                          sort=False).fillna("")
-    out = ["accuracy % (mean ± std over seeds (seeds)); columns: training size n", "", wide.reset_index().to_markdown(index=False)]
+    wide = wide[sorted(wide.columns, key=lambda n: float("inf") if n == "all" else n)]
+    out = ["accuracy % (mean ± std over seeds (seeds)); columns: labelled examples n (zero-shot: 0; few-shot: the "
+           "k demonstrations in the prompt)", "", wide.reset_index().to_markdown(index=False)]
     gains = curve.gains(df)
     if not gains.empty:
         out += ["", "gain over the same network trained from scratch (accuracy points, means)", "",

@@ -109,8 +109,8 @@ def gains(df: pd.DataFrame) -> pd.DataFrame:
         index=["model", "n"], columns="mode", values="accuracy", aggfunc="mean")
     if "scratch" not in means:
         return pd.DataFrame()
-    return means.drop(columns="scratch").sub(means["scratch"], axis=0).add_prefix("gain_").reset_index().replace(
-        {"n": {-1: "all"}})
+    gain = means.drop(columns="scratch").sub(means["scratch"], axis=0).add_prefix("gain_").dropna(how="all")
+    return gain.reset_index().replace({"n": {-1: "all"}})
 
 
 SHIPPED = [ROOT / "bench/results" / name for name in ("transfer-sst2", "transfer-upos", "transfer-sst2-minilm")]
