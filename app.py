@@ -16,6 +16,7 @@ PAGES = {
     "Experiment": [
         st.Page("explorer/ui/probing.py", title="Probing lab", icon=":material/science:"),
         st.Page("explorer/ui/fewshot.py", title="Few-shot lab", icon=":material/school:"),
+        st.Page("explorer/ui/use_gain.py", title="Use & gain", icon=":material/trending_up:"),
     ],
     "Your models": [
         st.Page("explorer/ui/models.py", title="Models", icon=":material/deployed_code:"),

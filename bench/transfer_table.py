@@ -19,20 +19,9 @@ DEFAULT = ["transfer-sst2", "transfer-upos", "transfer-sst2-minilm"]
 PUBLISHED = "Published GLUE SST-2 test accuracy (not ours, full-size models): GPT 91.3, BERT-base 93.5, BiLSTM + ELMo 90.4."
 
 
-def cell(mean: float, std: float, count: int) -> str:
-    spread = f" ± {100 * std:.1f}" if count > 1 else ""
-    return f"{100 * mean:.1f}{spread} ({count})"
-
-
 def tables(df: pd.DataFrame) -> str:
-    s = curve.summary(df)
-    s["model"] = s.model.replace("", "-")
-    s["score"] = [cell(m, sd, c) for m, sd, c in zip(s["mean"], s["std"].fillna(0), s["count"])]
-    wide = s.pivot_table(index=["model", "mode", "method"], columns="n", values="score", aggfunc="first",
-                         sort=False).fillna("")
-    wide = wide[sorted(wide.columns, key=lambda n: float("inf") if n == "all" else n)]
     out = ["accuracy % (mean ± std over seeds (seeds)); columns: labelled examples n (zero-shot: 0; few-shot: the "
-           "k demonstrations in the prompt)", "", wide.reset_index().to_markdown(index=False)]
+           "k demonstrations in the prompt)", "", curve.wide(df).to_markdown(index=False)]
     gains = curve.gains(df)
     if not gains.empty:
         out += ["", "gain over the same network trained from scratch (accuracy points, means)", "",

@@ -332,6 +332,67 @@ def test_probing_bad_uploads_give_a_readable_message(app, files, message):
     assert at.error and message in errors(at)
 
 
+# -- Use & gain --------------------------------------------------------------------------------
+@pytest.fixture
+def gain(app, tmp_path, monkeypatch):
+    """The Use & gain page with sweeps written under tmp_path."""
+    from explorer import paths
+
+    monkeypatch.setattr(paths, "SWEEPS", tmp_path / "sweeps")
+    return lambda *families: app(*families, page="use_gain")
+
+
+def _sweep(at, modes, task="sst2", upload=None, sizes="100"):
+    at.selectbox(key="gain-task").set_value(task)
+    if upload:
+        at.file_uploader(key="gain-upload").upload(*upload)
+    at.multiselect(key="gain-modes").set_value(modes)
+    at.text_input(key="gain-n").set_value(sizes)
+    at.button(key="FormSubmitter:gain-new-Start the sweep").click().run()
+
+
+def test_use_gain_shows_the_measured_curves_table_and_gains(gain):
+    at = gain("bert")
+    assert_clean(at)
+    assert at.title[0].value == "Use & gain"
+    usage = at.dataframe[0].value
+    assert "Feature-based" in " ".join(usage["how its paper used it"]) and "zeroshot" not in usage["modes here"][0]
+    table = at.dataframe[1].value
+    assert {"bert-tiny", "elmo-tiny", "-"} <= set(table.model) and "1000" in map(str, table.columns)
+    assert at.radio(key="shipped-task").options == ["sst2", "upos"]
+    at.radio(key="shipped-task").set_value("upos").run()
+    assert_clean(at)
+    assert "word type" in " ".join(at.dataframe[1].value.method)
+
+
+def test_use_gain_runs_a_sweep_in_the_background_to_its_results(gain, tmp_path, sentences):
+    at = gain("bert")
+    csv = "text,label\n" + "".join(f'"{s}",{int("happy" in s)}\n' for s in sentences[:60])
+    _sweep(at, ["baselines"], task="file", upload=("toy.csv", csv.encode()), sizes="10,all")
+    assert_clean(at)
+    out = next((tmp_path / "sweeps").iterdir())
+    assert jobs._PROCESSES.pop(str(out)).wait() == 0
+    at.run()
+    assert_clean(at)
+    assert at.get("progress")[0].proto.text == "6 of 6 cells"  # 2 sizes x 3 seeds
+    assert "bag of words + logistic regression" in " ".join(at.dataframe[1].value.method)
+
+
+@pytest.mark.parametrize("modes, task, upload, sizes, message", [
+    (["zeroshot"], "sst2", None, "100", "cannot be used zeroshot"),
+    (["features"], "sst2", None, "ten", "whole numbers"),
+    (["baselines"], "file", ("reviews.csv", bytes(range(256)) * 40), "100", "reviews.csv is not UTF-8 text"),
+    (["baselines"], "file", ("reviews.csv", b"sentence,tag\na,b\n"), "100", "reviews.csv"),
+    (["baselines"], "file", None, "100", "upload a task file"),
+], ids=["bert-zeroshot", "bad-sizes", "binary", "wrong-columns", "no-file"])
+def test_use_gain_refuses_bad_sweeps_before_starting(gain, tmp_path, modes, task, upload, sizes, message):
+    at = gain("bert")
+    _sweep(at, modes, task, upload, sizes)
+    assert not at.exception
+    assert message in errors(at)
+    assert not (tmp_path / "sweeps").exists()
+
+
 # -- Models ------------------------------------------------------------------------------------
 def test_models_page_loads_a_real_checkpoint_by_path_and_adds_it_to_the_picker(app, minilm_path):
     at = app("bert", page="models")

@@ -193,3 +193,33 @@ def test_headline_gives_each_models_gain_over_its_scratch_twin():
                        dict(cell("baselines", 0.5), model="")])
     assert curve.headline(df) == {"m": "sst2: features 65.0 % (+5.0), finetune 75.0 % (+15.0), scratch 60.0 %"}
     assert curve.headline(df, n=100) == {}
+
+
+def _sentiment_csv(path, rows=60):
+    path.write_text("text,label\n" + "".join(f'"{s}",{int("happy" in s)}\n' for s in _sentences(rows, seed=1)))
+    return path
+
+
+def test_a_background_sweep_reports_progress_and_finishes(tmp_path):
+    """`python -m explorer transfer` as the Use & gain page starts it: planned cells counted, results on disk."""
+    from explorer import jobs
+    from explorer.transfer import sweeps
+
+    out = sweeps.launch(tmp_path / "sweep", str(_sentiment_csv(tmp_path / "toy.csv")), [], ["baselines"],
+                        [10, None], seeds=2)
+    assert jobs._PROCESSES.pop(str(out)).wait() == 0, sweeps.log(out)
+    assert sweeps.status(out) == "finished" and sweeps.sweeps(tmp_path) == [out]
+    done, planned, left = curve.progress_of(out)
+    assert (done, planned, left) == (4, 4, 0)
+    assert set(pd.read_json(out / curve.RESULTS, lines=True).n.fillna(-1)) == {10, -1}
+
+
+def test_a_failed_sweep_says_why(tmp_path):
+    from explorer import jobs
+    from explorer.transfer import sweeps
+
+    (tmp_path / "empty.csv").write_text("text,label\n")
+    out = sweeps.launch(tmp_path / "sweep", str(tmp_path / "empty.csv"), [], ["baselines"], [10], seeds=1)
+    assert jobs._PROCESSES.pop(str(out)).wait() == 2
+    assert sweeps.status(out) == "failed"
+    assert "Traceback" not in sweeps.log(out) and "no rows" in jobs.failure_reason(sweeps.log(out))

@@ -22,6 +22,7 @@ def add_arguments(parser):
     parser.add_argument("--hidden", type=int, default=0, help="a one-hidden-layer task model of this width")
     parser.add_argument("--train-limit", type=int, help="read only the first N training rows")
     parser.add_argument("--test-limit", type=int, help="score only the first N test rows")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (for a log file)")
     parser.add_argument("--save-models", action="store_true",
                         help="keep every fine-tuned (and scratch) classifier under OUT/checkpoints")
 
@@ -50,7 +51,7 @@ def run(args):
                              hidden=args.hidden).check()
     models = [load(name) for name in args.model]
     df = curve.run_curve(task, models, modes, ns, list(range(args.seeds)), args.out, settings, args.shots,
-                         args.save_models)
+                         args.save_models, progress=not args.no_progress)
     print(curve.summary(df).to_string(index=False))
     gains = curve.gains(df)
     if not gains.empty:

@@ -7,10 +7,12 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .. import jobs
 from ..analysis.features import _safe
 from ..errors import ExplorerError
 from ..paths import ROOT
@@ -19,6 +21,8 @@ from .data import TaskData
 from .network import TrainSettings
 
 RESULTS = "results.jsonl"
+PLAN = "plan.json"  # every cell of the latest run over the folder, so a watcher can count what is left
+LOG = "transfer.log"  # a sweep's output when it runs as a background job
 CHECKPOINTS = "checkpoints"
 
 
@@ -44,23 +48,50 @@ def key(model_name: str, mode: str, n, seed) -> tuple:
     return model_name, mode, n, seed
 
 
+class Progress(NamedTuple):
+    done: int
+    planned: int
+    seconds_left: float | None  # at the mean pace of the finished cells (None before one has finished)
+
+
+def progress_of(out: str | Path) -> Progress:
+    """How far the latest run over ``out`` has come; nothing planned before it has started."""
+    plan_path, results = Path(out) / PLAN, Path(out) / RESULTS
+    if not plan_path.exists():
+        return Progress(0, 0, None)
+    planned = {tuple(k) for k in json.loads(plan_path.read_text())}
+    finished = _finished(results.read_text() if results.exists() else "")
+    seconds = [finished[k] for k in planned & finished.keys()]
+    left = len(planned) - len(seconds)
+    return Progress(len(seconds), len(planned), sum(seconds) / len(seconds) * left if seconds else None)
+
+
+def _finished(text: str) -> dict[tuple, float]:
+    """The cells whose results lines ``text`` holds in full, with the seconds each took."""
+    done: dict[tuple, float] = {}
+    for line in text.splitlines():
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:  # the line being written right now
+            break
+        k = key(r["model"], r["mode"], r["n"], r["seed"])
+        done[k] = done.get(k, 0.0) + (r.get("seconds") or 0.0)
+    return done
+
+
 def open_results(out: str | Path) -> tuple[Path, set]:
     """The results file of ``out`` and the cells it holds; a folder holding something else is refused."""
     out = Path(out)
     path = out / RESULTS
-    if out.exists() and any(out.iterdir()) and not path.exists():
+    own = {RESULTS, PLAN, LOG, CHECKPOINTS, jobs.JOB_FILE}
+    if out.exists() and not path.exists() and any(p.name not in own for p in out.iterdir()):
         raise ExplorerError(f"{out} holds other files and no {RESULTS}: choose an empty or new --out folder")
     out.mkdir(parents=True, exist_ok=True)
-    done = set()
-    if path.exists():
-        text = path.read_text()
-        if text and not text.endswith("\n"):  # a kill mid-write: drop the torn line
-            text = text[:text.rfind("\n") + 1]
-            path.write_text(text)
-        for line in text.splitlines():
-            r = json.loads(line)
-            done.add(key(r["model"], r["mode"], r["n"], r["seed"]))
-    return path, done
+    text = path.read_text() if path.exists() else ""
+    if text and not text.endswith("\n"):  # a kill mid-write: drop the torn line
+        text = text[:text.rfind("\n") + 1]
+        path.write_text(text)
+    return path, set(_finished(text))
 
 
 def run_curve(task: TaskData, models, mode_names, ns, seeds, out, settings: TrainSettings = TrainSettings(),
@@ -68,7 +99,9 @@ def run_curve(task: TaskData, models, mode_names, ns, seeds, out, settings: Trai
     """Run every cell not already in ``out``; returns all results in ``out`` as a table."""
     cells = plan(task, models, mode_names, ns, seeds, shots)
     path, done = open_results(out)
-    todo = [c for c in cells if key(c[0].name if c[0] else "", *c[1:]) not in done]
+    keys = [key(c[0].name if c[0] else "", *c[1:]) for c in cells]
+    (Path(out) / PLAN).write_text(json.dumps(keys))
+    todo = [c for c, k in zip(cells, keys) if k not in done]
     settings = dataclasses.replace(settings, progress=progress)
     for model, mode, n, seed in tqdm(todo, desc=f"transfer on {task.name}", unit="cell", disable=not progress):
         results = _cell(task, model, mode, n, seed, settings, save_models and mode in ("finetune", "scratch"),
@@ -98,6 +131,19 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     """Mean and spread of accuracy over seeds per (model, mode, method, n)."""
     return (df.assign(n=df.n.fillna(-1).astype(int)).groupby(["model", "mode", "method", "n"], sort=False)
             .accuracy.agg(["mean", "std", "count"]).reset_index().replace({"n": {-1: "all"}}))
+
+
+def wide(df: pd.DataFrame) -> pd.DataFrame:
+    """Model x mode x method rows, a column per n: accuracy % as 'mean ± std (seeds)'."""
+    s = summary(df)
+    s["model"] = s.model.replace("", "-")
+    s["score"] = [f"{100 * m:.1f}" + (f" ± {100 * sd:.1f}" if c > 1 else "") + f" ({c})"
+                  for m, sd, c in zip(s["mean"], s["std"].fillna(0), s["count"])]
+    table = s.pivot_table(index=["model", "mode", "method"], columns="n", values="score", aggfunc="first",
+                          sort=False).fillna("")
+    table = table[sorted(table.columns, key=lambda n: float("inf") if n == "all" else n)]
+    table.columns = [str(n) for n in table.columns]
+    return table.reset_index()
 
 
 def gains(df: pd.DataFrame) -> pd.DataFrame:

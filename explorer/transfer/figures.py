@@ -1,0 +1,61 @@
+"""The use-and-gain figures: learning curves per model and mode, and the layer weights ELMo's mix learned."""
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from .curve import summary
+
+DASH = {"finetune": "solid", "features": "dashdot", "scratch": "dash"}  # scratch dashed: the denominator
+PROMPTED = {"zeroshot": "dot", "fewshot": "longdashdot"}
+COLOURS = qualitative.Plotly
+
+
+def curve_figure(df, title: str = "") -> go.Figure:
+    """Accuracy against labelled examples (log axis): a line per model x mode, baselines as grey bands, zero- and
+    few-shot (which use no training set) as level lines across."""
+    s = summary(df)
+    x_of = df.assign(n=df.n.fillna(-1).astype(int)).groupby("n").n_train.max()  # "all" sits at its real size
+    s["x"] = [x_of[-1 if n == "all" else n] for n in s.n]
+    trained = s[s["mode"].isin(list(DASH))]
+    span = [trained.x.min(), trained.x.max()] if not trained.empty else [1, 10]
+    fig = go.Figure()
+    for method, rows in s[s["mode"] == "baselines"].groupby("method", sort=False):
+        rows = rows.sort_values("x")
+        low, high = 100 * (rows["mean"] - rows["std"].fillna(0)), 100 * (rows["mean"] + rows["std"].fillna(0))
+        fig.add_scatter(x=[*rows.x, *rows.x[::-1]], y=[*high, *low[::-1]], fill="toself", mode="lines",
+                        line=dict(width=0), fillcolor="rgba(120,120,120,0.15)", hoverinfo="skip", showlegend=False)
+        fig.add_scatter(x=rows.x, y=100 * rows["mean"], mode="lines", name=f"baseline: {method}",
+                        line=dict(color="grey", width=1))
+    models = [m for m in s.model.unique() if m]
+    for (model, mode), rows in s[s.model != ""].groupby(["model", "mode"], sort=False):
+        colour = COLOURS[models.index(model) % len(COLOURS)]
+        rows = rows.sort_values("x")
+        if mode in PROMPTED:
+            label = f"{model} {mode}" + (f" (k = {rows.n.iloc[0]})" if mode == "fewshot" else "")
+            fig.add_scatter(x=span, y=[100 * rows["mean"].iloc[0]] * 2, mode="lines", name=label,
+                            line=dict(color=colour, dash=PROMPTED[mode], width=1.5))
+            continue
+        fig.add_scatter(x=rows.x, y=100 * rows["mean"], mode="lines+markers", name=f"{model} {mode}",
+                        line=dict(color=colour, dash=DASH.get(mode, "solid")),
+                        error_y=dict(type="data", array=100 * rows["std"].fillna(0), thickness=1, width=3))
+    fig.update_layout(title=title, xaxis=dict(type="log", title="labelled training examples (log scale)"),
+                      yaxis=dict(title="accuracy %"), legend=dict(font=dict(size=11)), height=480,
+                      margin=dict(t=50 if title else 20, b=40))
+    return fig
+
+
+def mix_figure(df) -> go.Figure | None:
+    """The softmax layer weights the frozen-feature mode learned (mean over seeds and sizes), per model, on a
+    normalised depth axis so 3-layer ELMo and 9-layer GPT-3-tiny line up; None when no run learned a mix."""
+    rows = df[(df["mode"] == "features") & df.mix_weights.notna()] if "mix_weights" in df else df.iloc[:0]
+    if rows.empty:
+        return None
+    fig = go.Figure()
+    for i, (model, group) in enumerate(rows.groupby("model", sort=False)):
+        weights = group.mix_weights.apply(list).tolist()
+        mean = [sum(w[j] for w in weights) / len(weights) for j in range(len(weights[0]))]
+        depth = [j / (len(mean) - 1) for j in range(len(mean))]
+        fig.add_scatter(x=depth, y=mean, mode="lines+markers", name=model, line=dict(color=COLOURS[i % len(COLOURS)]),
+                        customdata=list(range(len(mean))), hovertemplate="layer %{customdata}: %{y:.3f}")
+    fig.update_layout(xaxis=dict(title="depth (0 = input layer, 1 = top layer)", range=[-0.03, 1.03]),
+                      yaxis=dict(title="mix weight s_j (softmax, sums to 1)"), height=380, margin=dict(t=20, b=40))
+    return fig
