@@ -29,6 +29,7 @@ PAGES = [
     ("layers", None, None, None, 3),
     ("probing", None, None, "Run the probes", 3),
     ("fewshot", None, None, "Run", 3),
+    ("use_gain", None, None, None, 2),
     ("models", "Hugging Face id or local folder", None, None, 0),
     ("train", None, None, None, 0),
 ]

@@ -168,6 +168,19 @@ def shipped() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+PROBE = ROOT / "bench/results/probe-ewt-pos/results.csv"  # the probing lab's shipped per-layer UPOS sweep
+
+
+def shipped_probe() -> pd.DataFrame:
+    """Per-layer UPOS probe accuracy of the shipped models (model, layer, accuracy): what each layer holds, to set
+    beside the layers the feature mix chose."""
+    if not PROBE.exists():
+        return pd.DataFrame(columns=["model", "layer", "accuracy"])
+    probe = pd.read_csv(PROBE)
+    probe = probe[probe.metric == "accuracy"].rename(columns={"value": "accuracy"})
+    return probe[["model", "layer", "accuracy"]].astype({"layer": int})
+
+
 def headline(df: pd.DataFrame, n: int = 1000) -> dict[str, str]:
     """Per model, one line per task at size ``n``: each trained mode's mean accuracy and its gain over scratch."""
     lines: dict[str, list[str]] = {}

@@ -54,7 +54,12 @@ def results_view(df: pd.DataFrame, key: str, heading: str = ""):
     tasks = list(df.task.unique())
     task = st.radio("Task", tasks, horizontal=True, key=f"{key}-task") if len(tasks) > 1 else tasks[0]
     rows = df[df.task == task]
-    common.chart(figures.curve_figure(rows, f"{heading}{task}: accuracy against labelled examples"),
+    models = list(rows.model[rows.model != ""].unique())
+    sizes = rows[rows["mode"].isin(list(figures.DASH))].groupby("model").n.agg(lambda n: n.nunique(dropna=False))
+    curves = [m for m in models if sizes.get(m, 0) > 1 or rows.n[rows.model == m].isna().any()]  # lines, not dots
+    shown = st.multiselect("Models in the figure", models, default=curves or models, key=f"{key}-models-{task}")
+    common.chart(figures.curve_figure(rows[rows.model.isin(["", *shown])],
+                                      f"{heading}{task}: accuracy against labelled examples"),
                  key=f"{key}-curve-{task}", data=rows, name=f"transfer-{task}")
     st.caption("Lines: a model used one way (solid fine-tuned, dash-dot frozen features, dashed the same network "
                "from scratch), mean over seeds with ± one standard deviation; grey: baselines (band ± std); level "
@@ -65,10 +70,11 @@ def results_view(df: pd.DataFrame, key: str, heading: str = ""):
         st.markdown("**Gain over the same network trained from scratch** (accuracy points, means over seeds)")
         shown = gains.assign(**{c: (100 * gains[c]).round(1) for c in gains if c.startswith("gain_")})
         st.dataframe(shown, hide_index=True)
-    mix = figures.mix_figure(rows)
+    mix = figures.mix_figure(rows, curve.shipped_probe() if task == "upos" else None)
     if mix is not None:
         st.markdown("**Which layers the frozen-feature mix chose** — ELMo's learned `γ · Σ s_j h_j`, for every "
-                    "model; compare with the Probing lab's per-layer accuracies.")
+                    "model" + (", beside what a linear probe finds in each layer (the Probing lab's EWT sweep)"
+                               if task == "upos" else "") + ".")
         common.chart(mix, key=f"{key}-mix-{task}", name=f"mix-weights-{task}")
 
 
