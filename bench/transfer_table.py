@@ -15,8 +15,6 @@ sys.path.insert(0, str(ROOT))
 
 from explorer.transfer import curve  # noqa: E402
 
-DEFAULT = ["transfer-sst2", "transfer-upos", "transfer-sst2-minilm"]
-PUBLISHED = "Published GLUE SST-2 test accuracy (not ours, full-size models): GPT 91.3, BERT-base 93.5, BiLSTM + ELMo 90.4."
 
 
 def tables(df: pd.DataFrame) -> str:
@@ -31,12 +29,12 @@ def tables(df: pd.DataFrame) -> str:
 
 
 def main():
-    folders = sys.argv[1:] or [ROOT / "bench/results" / d for d in DEFAULT]
+    folders = sys.argv[1:] or curve.SHIPPED
     frames = [pd.read_json(Path(f) / curve.RESULTS, lines=True) for f in folders if (Path(f) / curve.RESULTS).exists()]
     df = pd.concat(frames, ignore_index=True)
     for task, rows in df.groupby("task", sort=False):
         print(f"## {task}\n\n{tables(rows)}\n")
-    print(PUBLISHED)
+    print(curve.PUBLISHED_NOTE)
 
 
 if __name__ == "__main__":

@@ -159,7 +159,8 @@ def gains(df: pd.DataFrame) -> pd.DataFrame:
     return gain.reset_index().replace({"n": {-1: "all"}})
 
 
-SHIPPED = [ROOT / "bench/results" / name for name in ("transfer-sst2", "transfer-upos", "transfer-sst2-minilm")]
+SHIPPED = [ROOT / "bench/results" / f"transfer-{name}"
+           for name in ("sst2", "upos", "sst2-minilm", "upos-minilm", "sst2-smollm2")]
 
 
 def shipped() -> pd.DataFrame:
@@ -167,6 +168,11 @@ def shipped() -> pd.DataFrame:
     frames = [pd.read_json(folder / RESULTS, lines=True) for folder in SHIPPED if (folder / RESULTS).exists()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
+
+# Published GLUE SST-2 test accuracy of the full-size models (their papers; not measured here), for scale.
+PUBLISHED_SST2 = {"GPT": 0.913, "BERT-base": 0.935, "BiLSTM + ELMo": 0.904}
+PUBLISHED_NOTE = ("Published GLUE SST-2 test accuracy of the full-size models (their papers, not measured here): "
+                  + ", ".join(f"{name} {100 * acc:.1f}" for name, acc in PUBLISHED_SST2.items()) + ".")
 
 PROBE = ROOT / "bench/results/probe-ewt-pos/results.csv"  # the probing lab's shipped per-layer UPOS sweep
 

@@ -10,9 +10,9 @@ PROMPTED = {"zeroshot": "dot", "fewshot": "longdashdot"}
 COLOURS = qualitative.Plotly
 
 
-def curve_figure(df, title: str = "") -> go.Figure:
+def curve_figure(df, title: str = "", published: dict | None = None) -> go.Figure:
     """Accuracy against labelled examples (log axis): a line per model x mode, baselines as grey bands, zero- and
-    few-shot (which use no training set) as level lines across."""
+    few-shot (which use no training set) as level lines across; ``published`` accuracies as thin marks at the top."""
     s = summary(df)
     x_of = df.assign(n=df.n.fillna(-1).astype(int)).groupby("n").n_train.max()  # "all" sits at its real size
     s["x"] = [x_of[-1 if n == "all" else n] for n in s.n]
@@ -38,6 +38,12 @@ def curve_figure(df, title: str = "") -> go.Figure:
         fig.add_scatter(x=rows.x, y=100 * rows["mean"], mode="lines+markers", name=f"{model} {mode}", legendgroup=model,
                         line=dict(color=colour, dash=DASH.get(mode, "solid")),
                         error_y=dict(type="data", array=100 * rows["std"].fillna(0), thickness=1, width=3))
+    for name, accuracy in (published or {}).items():  # close together: one label over the highest
+        fig.add_hline(y=100 * accuracy, line=dict(color="darkgrey", width=1, dash="dot"))
+    if published:
+        text = "published, full size: " + " · ".join(f"{n} {100 * a:.1f}" for n, a in published.items())
+        fig.add_annotation(x=0, xref="paper", xanchor="left", y=100 * max(published.values()), yanchor="bottom",
+                           text=text, showarrow=False, font=dict(size=10, color="grey"))
     fig.update_layout(title=title, xaxis=dict(type="log", title="labelled training examples (log scale)"),
                       yaxis=dict(title="accuracy %"), legend=dict(font=dict(size=11), groupclick="toggleitem"),
                       height=520,
