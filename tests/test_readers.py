@@ -246,6 +246,48 @@ def test_sense_tsv_needs_one_marked_target(tmp_path):
         read_sense_file(write(tmp_path, "t.tsv", "bank\tNOUN\tThe *bank* .\n"))
 
 
+def test_senseval_lexical_sample_reads_heads_answers_and_wf_words():
+    sentences = read_sense_file(SENSEVAL)  # sniffed from its <lexelt>
+    assert [s.sent_id for s in sentences][:2] == ["line-n.t01", "line-n.t02"] and len(sentences) == 6
+    for s in sentences:
+        (inst,) = s.instances
+        assert s.words[inst.start:inst.end] == [inst.lemma] and inst.id == s.sent_id
+    first, second, _, wf = (s.instances[0] for s in sentences[:4])
+    assert (first.lemma, first.pos, first.keys) == ("line", "NOUN", ("line%cord",))
+    assert sentences[1].words[:2] == ["The", "actor"]  # the <s> marker adds no word
+    assert sentences[3].words == ["He", "read", "the", "opening", "line", "aloud", "."]
+    assert wf.keys == ("line%text", "line%phone")  # every answer counts
+    hard = sentences[4].instances[0]
+    assert (hard.lemma, hard.pos, hard.keys) == ("hard", "ADJ", ("hard%3:00:01::",))  # WordNet keys stay
+
+
+SENSEVAL_ONE = """<corpus lang="en"><lexelt item="bank-n">
+<instance id="bank-n.1"><answer instance="bank-n.1" senseid="shore"/>
+<context>We sat on the {head} of the river .</context></instance>
+</lexelt></corpus>
+"""
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("", "is empty: expected a WSD-framework"),
+    (SENSEVAL_ONE.format(head="bank"), r"instance bank-n.1 has no <head> word: mark the target"),
+    (SENSEVAL_ONE.format(head="<head> </head>"), r"instance bank-n.1 has no <head> word"),
+    (SENSEVAL_ONE.format(head="<head>bank</head>").replace('<answer instance="bank-n.1" senseid="shore"/>', ""),
+     "instance bank-n.1 has no <answer senseid"),
+    (SENSEVAL_ONE.format(head="<head>bank</head>").replace("</context>", ""), r"not valid XML \(mismatched tag: line 3"),
+    (SENSEVAL_ONE.format(head="<head>bank</head>").replace("</lexelt>", "</lexelt><text><sentence/></text>"),
+     "a <text> element where a Senseval file has <lexelt"),
+    ('<corpus lang="en"><lexelt item="bank-n"></lexelt></corpus>', "holds no Senseval <instance>"),
+])
+def test_senseval_bad_input_names_file_and_instance(tmp_path, text, problem):
+    path = write(tmp_path, "lex.xml", text)
+    with pytest.raises(ExplorerError, match=problem) as err:
+        read_sense_file(path)
+    assert str(path) in str(err.value)
+    (s,) = read_senseval(write(tmp_path, "ok.xml", SENSEVAL_ONE.format(head="<head>bank</head>")))
+    assert s.words[4] == "bank" and s.instances[0].keys == ("bank%shore",)
+
+
 # -- WiC -------------------------------------------------------------------------------------------
 
 def test_wic_fixture_reads_targets_and_labels():
