@@ -25,8 +25,6 @@ _EMPTY_NODE = re.compile(r"^\d+\.\d+$")
 _SPACES = re.compile(r"\s+")
 # Only the columns probes use are parsed (features, heads and deps are not needed and are slow to parse).
 _FIELDS = ("id", "form", "lemma", "upos", "xpos")
-
-
 UPOS_TAGS = frozenset("ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split())
 # Penn Treebank tags (with EWT's additions): what PTB .pos files and CoNLL-2000's POS column hold.
 PTB_TAGS = frozenset("CC CD DT EX FW IN JJ JJR JJS LS MD NN NNS NNP NNPS PDT POS PRP PRP$ RB RBR RBS RP SYM TO UH "
@@ -86,7 +84,7 @@ def first_line(path: Path, expected: str) -> str:
     """The file's first line with content (an empty or missing file is refused, naming what was expected)."""
     if not path.is_file():
         raise ExplorerError(f"{path} does not exist: give {expected}")
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:  # a sniff: the reader decodes strictly
         for raw in f:
             if raw.strip() and not _comment(raw.strip()):
                 return raw.strip()
