@@ -268,6 +268,16 @@ SENSEVAL_ONE = """<corpus lang="en"><lexelt item="bank-n">
 """
 
 
+def test_senseval_test_sets_take_answers_from_a_key_file(tmp_path):
+    text = SENSEVAL_ONE.format(head="<head>bank</head>").replace('<answer instance="bank-n.1" senseid="shore"/>', "")
+    write(tmp_path, "lex.test.key", "bank-n bank-n.1 shore slope\n")
+    (s,) = read_sense_file(write(tmp_path, "lex.test", text))  # NAME.key beside the data
+    assert s.instances[0].keys == ("bank%shore", "bank%slope")
+    write(tmp_path, "other.key", "bank-n bank-n.1\n")
+    with pytest.raises(ExplorerError, match=r"other.key, line 1: expected 'ITEM INSTANCE_ID KEY"):
+        read_sense_file(tmp_path / "lex.test", keys=tmp_path / "other.key")
+
+
 @pytest.mark.parametrize("text, problem", [
     ("", "is empty: expected a WSD-framework"),
     (SENSEVAL_ONE.format(head="bank"), r"instance bank-n.1 has no <head> word: mark the target"),

@@ -14,8 +14,9 @@ def add_arguments(parser):
     parser.add_argument("--model", action="append", required=True,
                         help="shipped name, checkpoint folder or Hugging Face id (repeat to compare models)")
     parser.add_argument("--train", help="pos: .conllu, PTB .pos, word/TAG or whitespace column file; wsd: *.data.xml "
-                                        "(key file beside it), Senseval lexical-sample XML or sense .tsv; wic: WiC "
-                                        "*.data.txt or a sense file. Default: the demo sets")
+                                        "(key file beside it), Senseval lexical-sample XML (answers inline or in "
+                                        "NAME.key) or sense .tsv; wic: WiC *.data.txt or a sense file. Default: the "
+                                        "demo sets")
     parser.add_argument("--test", help="the evaluation file, same formats as --train (geometry: the contexts)")
     parser.add_argument("--out", help=f"result folder (default: {DEFAULT_OUT}/TASK)")
     parser.add_argument("--pool", choices=["first", "mean"], default="first", help="sub-token pooling per word")

@@ -55,7 +55,7 @@ def read_sense_file(path: str | Path, keys: str | Path | None = None) -> list[Se
         return read_sense_tsv(path)
     with open(path, encoding="utf-8", errors="replace") as f:
         head = f.read(4096)
-    return read_senseval(path) if "<lexelt" in head else read_wsd_xml(path, keys)
+    return read_senseval(path, keys) if "<lexelt" in head else read_wsd_xml(path, keys)
 
 
 def key_file_for(xml_path: Path) -> Path:
@@ -65,7 +65,8 @@ def key_file_for(xml_path: Path) -> Path:
     return xml_path.with_name(xml_path.name[: -len(".data.xml")] + ".gold.key.txt")
 
 
-def read_keys(path: str | Path) -> dict[str, tuple[str, ...]]:
+def read_keys(path: str | Path, id_field: int = 0) -> dict[str, tuple[str, ...]]:
+    """``ID KEY [KEY ...]`` lines (Senseval's key files lead with the item: ``id_field=1``)."""
     path = Path(path)
     if not path.is_file():
         raise ExplorerError(f"gold key file {path} does not exist: the framework keeps it next to the data "
@@ -76,9 +77,10 @@ def read_keys(path: str | Path) -> dict[str, tuple[str, ...]]:
             fields = line.split()
             if not fields:
                 continue
-            if len(fields) < 2:
-                raise ExplorerError(f"{path}, line {number}: expected 'INSTANCE_ID KEY [KEY ...]', got {line.strip()!r}")
-            keys[fields[0]] = tuple(fields[1:])
+            if len(fields) < id_field + 2:
+                raise ExplorerError(f"{path}, line {number}: expected '{'ITEM ' * id_field}INSTANCE_ID KEY "
+                                    f"[KEY ...]', got {line.strip()!r}")
+            keys[fields[id_field]] = tuple(fields[id_field + 1:])
     return keys
 
 
@@ -120,9 +122,11 @@ def _sentence(element, gold: dict, missing: list) -> SenseSentence:
     return SenseSentence(element.get("id"), words, instances)
 
 
-def read_senseval(path: str | Path) -> list[SenseSentence]:
+def read_senseval(path: str | Path, keys: str | Path | None = None) -> list[SenseSentence]:
     """Senseval-2/3 lexical-sample XML, as NLTK's ``senseval`` corpus: ``<lexelt item="line-n">`` groups of
     ``<instance id>`` with ``<answer senseid>`` (one or more) and a ``<context>`` whose ``<head>`` is the target.
+    Test sets keep their answers in a key file of ``ITEM INSTANCE_ID SENSE [SENSE ...]`` lines: ``keys``, or
+    NAME.key beside the data.
 
     Each instance is one SenseSentence of its context's words (text, and ``<wf>`` words as NLTK's files hold them).
     The item gives lemma and POS ("line-n", "art.n"). Keys are ``lemma%senseid`` (Senseval-3's numeric ids and
@@ -133,6 +137,8 @@ def read_senseval(path: str | Path) -> list[SenseSentence]:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
         raise ExplorerError(f"{path} is not valid XML ({e}): expected Senseval <lexelt> elements") from None
+    beside = path.with_name(path.name + ".key")
+    gold = read_keys(keys or beside, id_field=1) if keys or beside.is_file() else {}
     sentences = []
     for lexelt in root:
         if lexelt.tag != "lexelt" or not lexelt.get("item"):
@@ -142,17 +148,18 @@ def read_senseval(path: str | Path) -> list[SenseSentence]:
         lemma, pos = (item[1], _WORDNET_POS[item[2]]) if item else (lexelt.get("item"), "")
         lemma = lemma.lower()
         for element in lexelt.iter("instance"):
-            sentences.append(_senseval_instance(element, lemma, pos, path))
+            sentences.append(_senseval_instance(element, lemma, pos, path, gold))
     if not sentences:
         raise ExplorerError(f"{path} holds no Senseval <instance> elements")
     return sentences
 
 
-def _senseval_instance(element, lemma: str, pos: str, path: Path) -> SenseSentence:
+def _senseval_instance(element, lemma: str, pos: str, path: Path, gold: dict) -> SenseSentence:
     iid = element.get("id")
-    senses = [a.get("senseid") for a in element.iter("answer") if a.get("senseid")]
+    senses = [a.get("senseid") for a in element.iter("answer") if a.get("senseid")] or gold.get(iid)
     if not senses:
-        raise ExplorerError(f"{path}: instance {iid} has no <answer senseid=...>: the probe needs each instance's sense")
+        raise ExplorerError(f"{path}: instance {iid} has no <answer senseid=...> and no line in a key file "
+                            f"({path.name}.key beside it): the probe needs each instance's sense")
     words, span = [], None
 
     def walk(el):  # words in document order; the first <head> is the target
