@@ -121,6 +121,7 @@ def test_conll2003_docstart_lines_are_skipped(tmp_path):
     ("a.pos", "[ The/DT [ dog/NN ]\n", r"line 1: '\[' inside the '\[' of line 1"),
     ("a.pos", "The/DT dog/NN ]\n", r"line 1: '\]' with no '\['"),
     ("a.txt", "Rain NN B-NP\nfell VBD\n", "a.txt, line 2: expected 3 whitespace-separated columns .* found 2"),
+    ("a.json", "\n{}\n", r"a.json, line 2: '{}' is neither word/TAG tokens nor a word and its tag in columns"),
     # mixed formats in one file
     ("a.txt", "The/DT dog/NN\n1\tRain\train\tNOUN\tNN\t_\t0\troot\t_\t_\n", r"line 2: '1' is not word/TAG"),
     ("a.txt", "Rain NN B-NP\n\nThe/DT dog/NN ran/VBD\n", "line 3: word/TAG tokens in a column file"),

@@ -67,7 +67,7 @@ def read_pos_file(path: str | Path, limit: int | None = None, word_col: int | No
     """A POS file, its format chosen by extension (``.conllu``, ``.pos``), by the column arguments (a column file),
     or else by its first line: word/TAG tokens, PTB ``[ ]`` brackets or ``=====``, or columns (word 0, tag 1)."""
     path = Path(path)
-    first = first_line(path, POS_FORMATS)
+    number, first = first_line(path, POS_FORMATS)
     tokens = first.split()
     if word_col is not None or tag_col is not None:
         return read_columns(path, limit, word_col or 0, 1 if tag_col is None else tag_col)
@@ -77,17 +77,21 @@ def read_pos_file(path: str | Path, limit: int | None = None, word_col: int | No
         return read_ptb_pos(path, limit)
     if all(_word_tag(t) for t in tokens):
         return read_tagged_text(path, limit)
+    if len(tokens) < 2:
+        raise ExplorerError(f"{path}, line {number}: {first[:80]!r} is neither word/TAG tokens nor a word and its "
+                            f"tag in columns: expected {POS_FORMATS}")
     return read_columns(path, limit)
 
 
-def first_line(path: Path, expected: str) -> str:
-    """The file's first line with content (an empty or missing file is refused, naming what was expected)."""
+def first_line(path: Path, expected: str) -> tuple[int, str]:
+    """The file's first line with content and its number (an empty or missing file is refused, naming what was
+    expected)."""
     if not path.is_file():
         raise ExplorerError(f"{path} does not exist: give {expected}")
     with open(path, encoding="utf-8", errors="replace") as f:  # a sniff: the reader decodes strictly
-        for raw in f:
+        for number, raw in enumerate(f, 1):
             if raw.strip() and not _comment(raw.strip()):
-                return raw.strip()
+                return number, raw.strip()
     raise ExplorerError(f"{path} is empty: expected {expected}")
 
 
