@@ -1,6 +1,7 @@
 """The probing lab: cached features, POS probes with controls and scalar mix, WSD, WiC, geometry, the CLI."""
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -144,8 +145,8 @@ def test_linear_probe_learns_a_separable_problem_and_matches_scikit_learn(optimi
 def test_label_checks_name_the_problem():
     with pytest.raises(ExplorerError, match="single tag \\(NOUN\\)"):
         label_ids(["NOUN", "NOUN"], ["NOUN"])
-    with pytest.raises(ExplorerError, match="never seen in training: INTJ \\(2x\\)"):
-        label_ids(["NOUN", "VERB"], ["INTJ", "NOUN", "INTJ"])
+    classes, _, test = label_ids(["NOUN", "VERB"], ["INTJ", "NOUN", "INTJ"])  # unseen: a label nothing predicts
+    assert classes == ["NOUN", "VERB"] and test.tolist() == [-1, 0, -1]
 
 
 # -- POS on real models ----------------------------------------------------------------------------
@@ -206,6 +207,17 @@ def test_pos_probe_rejects_missing_tags(demo_pos, cache):
     one = [TaggedSentence(["a", "b"], ["X", "X"], [None, None], "s", 1)]
     with pytest.raises(ExplorerError, match="single tag"):
         pos_probe(make_tiny("gpt"), one, one, cache_dir=cache)
+
+
+def test_unseen_test_tags_count_as_errors_and_are_reported(demo_pos, cache):
+    train, test = demo_pos
+    odd = TaggedSentence(["Hello", "there", "?"], ["INTJ", "ADV", "Z"], [None] * 3, "odd", 1)  # Z: never in training
+    fives = [TaggedSentence(["5", "%"], ["NUM", "Z"], [None] * 2, "five", 1)]
+    df = pos_probe(make_tiny("gpt"), train, [odd] + test[:10] + fives, settings=FAST, cache_dir=cache)
+    assert metric(df, "unseen_test_tags").value.iloc[0] == 2 and set(df.task) == {"pos/upos"}
+    n = metric(df, "accuracy").n.iloc[0]
+    for name in ("accuracy", "mix_accuracy", "majority_baseline", "word_type_baseline"):
+        assert (metric(df, name).value <= (n - 2) / n + 1e-9).all()
 
 
 # -- WSD and WiC -----------------------------------------------------------------------------------
@@ -341,6 +353,25 @@ def test_probe_cli_bad_input_saves_nothing(tmp_path, capsys):
     assert code == 2 and f"{bad}, line 1" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob(".out.partial-*"))
     assert main(["probe", "wsd", "--model", "x", "--train", str(bad)]) == 2  # --test missing
+
+
+def test_probe_cli_reads_chosen_columns_and_names_the_tag_set(tmp_path, cache):
+    data, out = Path(__file__).parent / "fixtures" / "pos" / "conll2000_mini.txt", tmp_path / "chunks"
+    code = main(["probe", "pos", "--model", str(make_tiny_dir(tmp_path)), "--train", str(data), "--test", str(data),
+                 "--tag-col", "2", "--out", str(out), "--cache", str(cache), "--no-png", "--no-mix"])
+    assert code == 0
+    df = pd.read_csv(out / "results.csv")
+    assert set(df.task) == {"pos/conll2000_mini"} and (df.metric == "accuracy").sum() == 3
+    config = json.loads((out / "config.json").read_text())
+    assert (config["tagset"], config["word_col"], config["tag_col"]) == ("conll2000_mini", None, 2)
+
+
+def test_wsd_probe_runs_on_a_senseval_lexical_sample(cache):
+    sentences = read_sense_file(Path(__file__).parent / "fixtures" / "senseval" / "mini-lexsample.xml")
+    df = wsd_probe(make_tiny("gpt"), sentences, sentences, name="senseval", settings=ProbeSettings(mix=False),
+                   cache_dir=cache)
+    f1 = metric(df, "f1")
+    assert len(f1) == 3 and set(df.task) == {"wsd/senseval"} and (f1.n == 6).all()
 
 
 def make_tiny_dir(tmp_path):

@@ -1,17 +1,20 @@
-"""Readers for the probing lab: CoNLL-U and word/TAG files, the WSD framework's XML + key, WiC pairs, demo sets."""
+"""Readers for the probing lab: CoNLL-U, word/TAG, PTB .pos and column files, the WSD framework's XML + key,
+Senseval lexical samples, WiC pairs, demo sets."""
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from conftest import shared_data
 
-from explorer.data.conllu import DEMO_POS_TEST, DEMO_POS_TRAIN, read_conllu, read_pos_file
+from explorer.data.conllu import (DEMO_POS_TEST, DEMO_POS_TRAIN, read_columns, read_conllu, read_pos_file,
+                                  read_ptb_pos, read_tagged_text)
 from explorer.data.wic import pairs_from_senses, read_wic
-from explorer.data.wsd import (DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, _scan_entries, read_sense_file, read_wsd_xml,
-                               wordnet_first_senses)
+from explorer.data.wsd import (DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, _scan_entries, read_sense_file, read_senseval,
+                               read_wsd_xml, wordnet_first_senses)
 from explorer.errors import ExplorerError
 
 FIXTURES = Path(__file__).parent / "fixtures"
+POS, SENSEVAL = FIXTURES / "pos", FIXTURES / "senseval" / "mini-lexsample.xml"
 UPOS = set("ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split())
 
 CONLLU = """# sent_id = s1
@@ -69,6 +72,74 @@ def test_word_tag_files_and_their_errors(tmp_path):
         read_pos_file(write(tmp_path, "b.txt", "The/DET\ncat\n"))
     with pytest.raises(ExplorerError, match="does not exist"):
         read_pos_file(tmp_path / "missing.conllu")
+
+
+def test_word_tag_tags_keep_their_case_as_in_nltk_raw_brown(tmp_path):
+    first, second, third = read_pos_file(POS / "brown_mini")  # tab-indented lines, blank lines between
+    assert first.words[:3] == ["The", "little", "boat"] and first.upos[:3] == ["at", "jj", "nn"]
+    assert second.upos[:2] == ["np-tl", "np"] and second.upos[5] == "*" and third.upos[:2] == ["pp$", "nn$"]
+    assert (first.line, third.sent_id) == (3, "brown_mini:9")
+    assert first.tagset == "brown_mini"  # neither UPOS nor Penn tags: named after the file
+    assert read_pos_file(DEMO_POS_TEST)[0].tagset == "upos"
+    (s,) = read_tagged_text(write(tmp_path, "h.txt", "#/# 200/CD ./.\n# a comment\n"))  # the word # is no comment
+    assert s.words == ["#", "200", "."] and s.tagset == "ptb"
+
+
+def test_ptb_pos_drops_brackets_and_separators_and_undoes_escapes():
+    sentences = read_pos_file(POS / "mini.pos")
+    assert [len(s.words) for s in sentences] == [9, 11, 3]  # blank and ===== lines end sentences
+    assert sentences[0].words[:3] == ["The", "old", "ferry"] and sentences[0].upos[:3] == ["DT", "JJ", "NN"]
+    assert sentences[1].words[3] == "1/2" and sentences[1].words[8] == "A*B" and sentences[1].upos[0] == "PRP$"
+    assert sentences[0].line == 4 and {s.tagset for s in sentences} == {"ptb"}
+    assert read_ptb_pos(POS / "mini.pos", limit=2)[-1].words[-1] == "."
+
+
+def test_column_files_take_the_chosen_word_and_tag_columns():
+    s1, s2 = read_pos_file(POS / "conll2000_mini.txt")  # sniffed: not word/TAG, so columns 0 and 1
+    assert s1.words[:4] == ["Shares", "of", "the", "bakery"] and s1.upos[:4] == ["NNS", "IN", "DT", "NN"]
+    assert s2.words[2] == "#" and s2.upos[2] == "#" and s2.line == 10 and s1.tagset == "ptb"
+    chunks = read_pos_file(POS / "conll2000_mini.txt", tag_col=2)
+    assert chunks[0].upos[:3] == ["B-NP", "B-PP", "B-NP"] and chunks[0].tagset == "conll2000_mini"
+    (s,) = read_columns(POS / "conll2000_mini.txt", limit=1, word_col=1, tag_col=0)
+    assert s.words[0] == "NNS" and s.upos[0] == "Shares"
+
+
+def test_conll2003_docstart_lines_are_skipped(tmp_path):
+    (s,) = read_pos_file(write(tmp_path, "ner.txt", "-DOCSTART- -X- -X- O\n\nRain NN B-NP O\nfell VBD B-VP O\n"),
+                         tag_col=3)
+    assert s.words == ["Rain", "fell"] and s.upos == ["O", "O"]
+
+
+@pytest.mark.parametrize("name, text, problem", [
+    ("a.txt", "", "a.txt is empty: expected a CoNLL-U file"),
+    ("a.txt", "# only a comment\n\n", "is empty"),
+    ("a.pos", "\n=====\n\n", "holds no PTB .pos sentences"),
+    ("a.conllu", "\n", "is empty"),
+    # wrong format: file, line and what was expected
+    ("a.txt", "The/DT dog/NN\nThe/DT dog NN\n", r"a.txt, line 2: 'dog' is not word/TAG \(e.g. dog/NOUN\)"),
+    ("a.pos", "[ The/DT dog/NN ]\nbarked\n", r"line 2: 'barked' is not word/TAG \(e.g. dog/NN\) or a \[ \] bracket"),
+    ("a.pos", "[ The/DT [ dog/NN ]\n", r"line 1: '\[' inside the '\[' of line 1"),
+    ("a.pos", "The/DT dog/NN ]\n", r"line 1: '\]' with no '\['"),
+    ("a.txt", "Rain NN B-NP\nfell VBD\n", "a.txt, line 2: expected 3 whitespace-separated columns .* found 2"),
+    ("a.json", "\n{}\n", r"a.json, line 2: '{}' is neither word/TAG tokens nor a word and its tag in columns"),
+    # mixed formats in one file
+    ("a.txt", "The/DT dog/NN\n1\tRain\train\tNOUN\tNN\t_\t0\troot\t_\t_\n", r"line 2: '1' is not word/TAG"),
+    ("a.txt", "Rain NN B-NP\n\nThe/DT dog/NN ran/VBD\n", "line 3: word/TAG tokens in a column file"),
+    ("a.pos", "[ The/DT dog/NN ]\n\nRain NN B-NP\n", r"line 3: 'Rain' is not word/TAG"),
+    ("a.conllu", "1\tRain\train\tNOUN\tNN\t_\t0\troot\t_\t_\nfell/VBD\n", "line 2: expected 10 tab-separated"),
+])
+def test_pos_readers_bad_input_names_file_line_and_what_was_expected(tmp_path, name, text, problem):
+    path = write(tmp_path, name, text)
+    with pytest.raises(ExplorerError, match=problem) as err:
+        read_pos_file(path)
+    assert str(path) in str(err.value)
+
+
+def test_column_choices_are_checked(tmp_path):
+    with pytest.raises(ExplorerError, match=r"line 1: 3 columns, so no column 5: choose word and tag columns from 0"):
+        read_pos_file(POS / "conll2000_mini.txt", tag_col=5)
+    with pytest.raises(ExplorerError, match="two different columns"):
+        read_pos_file(POS / "conll2000_mini.txt", word_col=1)
 
 
 def test_ewt_train_reads_whole_with_gold_tags():
@@ -174,6 +245,59 @@ def test_sense_tsv_needs_one_marked_target(tmp_path):
         read_sense_file(write(tmp_path, "s.tsv", "bank\tNOUN\triver\tThe bank of the river .\n"))
     with pytest.raises(ExplorerError, match="found 3 fields"):
         read_sense_file(write(tmp_path, "t.tsv", "bank\tNOUN\tThe *bank* .\n"))
+
+
+def test_senseval_lexical_sample_reads_heads_answers_and_wf_words():
+    sentences = read_sense_file(SENSEVAL)  # sniffed from its <lexelt>
+    assert [s.sent_id for s in sentences][:2] == ["line-n.t01", "line-n.t02"] and len(sentences) == 6
+    for s in sentences:
+        (inst,) = s.instances
+        assert s.words[inst.start:inst.end] == [inst.lemma] and inst.id == s.sent_id
+    first, second, _, wf = (s.instances[0] for s in sentences[:4])
+    assert (first.lemma, first.pos, first.keys) == ("line", "NOUN", ("line%cord",))
+    assert sentences[1].words[:2] == ["The", "actor"]  # the <s> marker adds no word
+    assert sentences[3].words == ["He", "read", "the", "opening", "line", "aloud", "."]
+    assert wf.keys == ("line%text", "line%phone")  # every answer counts
+    hard = sentences[4].instances[0]
+    assert (hard.lemma, hard.pos, hard.keys) == ("hard", "ADJ", ("hard%3:00:01::",))  # WordNet keys stay
+
+
+SENSEVAL_ONE = """<corpus lang="en"><lexelt item="bank-n">
+<instance id="bank-n.1"><answer instance="bank-n.1" senseid="shore"/>
+<context>We sat on the {head} of the river .</context></instance>
+</lexelt></corpus>
+"""
+
+
+def test_senseval_test_sets_take_answers_from_a_key_file(tmp_path):
+    text = SENSEVAL_ONE.format(head="<head>bank</head>").replace('<answer instance="bank-n.1" senseid="shore"/>', "")
+    write(tmp_path, "lex.test.key", "bank-n bank-n.1 shore slope\n")
+    (s,) = read_sense_file(write(tmp_path, "lex.test", text))  # NAME.key beside the data
+    assert s.instances[0].keys == ("bank%shore", "bank%slope")
+    write(tmp_path, "other.key", "bank-n bank-n.1\n")
+    with pytest.raises(ExplorerError, match=r"other.key, line 1: expected 'ITEM INSTANCE_ID KEY"):
+        read_sense_file(tmp_path / "lex.test", keys=tmp_path / "other.key")
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("", "is empty: expected a WSD-framework"),
+    (SENSEVAL_ONE.format(head="bank"), r"instance bank-n.1 has no <head> word: mark the target"),
+    (SENSEVAL_ONE.format(head="<head> </head>"), r"instance bank-n.1 has no <head> word"),
+    (SENSEVAL_ONE.format(head="<head>bank</head>").replace('<answer instance="bank-n.1" senseid="shore"/>', ""),
+     "instance bank-n.1 has no <answer senseid"),
+    (SENSEVAL_ONE.format(head="<head>bank</head>").replace("</context>", ""),
+     r"not valid XML \(mismatched tag: line 3"),
+    (SENSEVAL_ONE.format(head="<head>bank</head>").replace("</lexelt>", "</lexelt><text><sentence/></text>"),
+     "a <text> element where a Senseval file has <lexelt"),
+    ('<corpus lang="en"><lexelt item="bank-n"></lexelt></corpus>', "holds no Senseval <instance>"),
+])
+def test_senseval_bad_input_names_file_and_instance(tmp_path, text, problem):
+    path = write(tmp_path, "lex.xml", text)
+    with pytest.raises(ExplorerError, match=problem) as err:
+        read_sense_file(path)
+    assert str(path) in str(err.value)
+    (s,) = read_senseval(write(tmp_path, "ok.xml", SENSEVAL_ONE.format(head="<head>bank</head>")))
+    assert s.words[4] == "bank" and s.instances[0].keys == ("bank%shore",)
 
 
 # -- WiC -------------------------------------------------------------------------------------------

@@ -13,12 +13,18 @@ def add_arguments(parser):
                              "or not; geometry: 2-D layouts of one word's contexts per layer")
     parser.add_argument("--model", action="append", required=True,
                         help="shipped name, checkpoint folder or Hugging Face id (repeat to compare models)")
-    parser.add_argument("--train", help="pos: .conllu or word/TAG file; wsd: *.data.xml (key file beside it) or "
-                                        "sense .tsv; wic: WiC *.data.txt or a sense file. Default: the demo sets")
+    parser.add_argument("--train", help="pos: .conllu, PTB .pos, word/TAG or whitespace column file; wsd: *.data.xml "
+                                        "(key file beside it), Senseval lexical-sample XML (answers inline or in "
+                                        "NAME.key) or sense .tsv; wic: WiC *.data.txt or a sense file. Default: the "
+                                        "demo sets")
     parser.add_argument("--test", help="the evaluation file, same formats as --train (geometry: the contexts)")
     parser.add_argument("--out", help=f"result folder (default: {DEFAULT_OUT}/TASK)")
     parser.add_argument("--pool", choices=["first", "mean"], default="first", help="sub-token pooling per word")
-    parser.add_argument("--tagset", choices=["upos", "xpos"], default="upos", help="pos: which tag column")
+    parser.add_argument("--tagset", choices=["upos", "xpos"], default="upos", help="pos: which CoNLL-U tag column")
+    parser.add_argument("--word-col", type=int, metavar="N", help="pos: read a whitespace column file (CoNLL-2000: "
+                                                                   "word POS chunk) with the word in column N (from 0; "
+                                                                   "default 0)")
+    parser.add_argument("--tag-col", type=int, metavar="N", help="pos: ... and the tag in column N (default 1)")
     parser.add_argument("--train-limit", type=int, help="use at most this many training sentences "
                                                          "(wsd: a random sample, e.g. to cap SemCor)")
     parser.add_argument("--test-limit", type=int, help="pos: use only the first N test sentences")
@@ -65,17 +71,20 @@ def _pos(args, models, settings):
     from ..data.conllu import DEMO_POS_TEST, DEMO_POS_TRAIN, read_pos_file
 
     files = dict(train=Path(args.train or DEMO_POS_TRAIN), test=Path(args.test or DEMO_POS_TEST))
-    train = read_pos_file(files["train"], args.train_limit)
-    test = read_pos_file(files["test"], args.test_limit)
+    columns = dict(word_col=args.word_col, tag_col=args.tag_col)
+    train = read_pos_file(files["train"], args.train_limit, **columns)
+    test = read_pos_file(files["test"], args.test_limit, **columns)
     tables = [probing.pos_probe(m, train, test, tagset=args.tagset, pool=args.pool, settings=settings,
                                 cache_dir=args.cache, progress=True) for m in models]
-    df, task = pd.concat(tables, ignore_index=True), f"pos/{args.tagset}"
+    df = pd.concat(tables, ignore_index=True)
+    task = df.task.iloc[0]  # named from the data: pos/upos, pos/xpos, pos/ptb, ...
     figures = dict(accuracy=probing.layer_figure(df, task, "accuracy"),
                    selectivity=probing.selectivity_figure(df, task))
     if settings.mix:
         figures["mix_weights"] = probing.mix_weights_figure(df)
-    return tables, figures, files, dict(tagset=args.tagset, train_sentences=len(train), test_sentences=len(test),
-                                        train_limit=args.train_limit, test_limit=args.test_limit)
+    return tables, figures, files, dict(tagset=task.partition("/")[2], train_sentences=len(train),
+                                        test_sentences=len(test), train_limit=args.train_limit,
+                                        test_limit=args.test_limit, **columns)
 
 
 def _sense_file_name(path: Path) -> str:

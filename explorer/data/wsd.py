@@ -3,7 +3,8 @@
 Raganato et al. (2017) gave SemCor and the Senseval/SemEval test sets one format: ``<corpus><text>
 <sentence>`` holding ``<wf>`` words and ``<instance id lemma pos>`` words to disambiguate, with the
 answers in a separate ``ID KEY [KEY ...]`` file (any listed key counts as correct). An instance can
-span several words ("took place"); it keeps its word span.
+span several words ("took place"); it keeps its word span. Senseval-2/3 lexical-sample XML (one target word
+per instance, answers inline) is read into the same sentences-with-instances structure.
 """
 import re
 import xml.etree.ElementTree as ET
@@ -12,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ExplorerError
-from .conllu import DEMO
+from .conllu import DEMO, first_line
 
 DEMO_SENSES_TRAIN = DEMO / "senses_train.tsv"
 DEMO_SENSES_TEST = DEMO / "senses_test.tsv"
 # The five test sets Raganato et al. concatenate into ALL (instance ids start with their name).
 FRAMEWORK_PARTS = ("senseval2", "senseval3", "semeval2007", "semeval2013", "semeval2015")
+_ITEM = re.compile(r"^(.+)[.-]([nvasr])$")  # a Senseval item: lemma and POS letter, "line-n" or "art.n"
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,15 @@ class SenseSentence:
 
 
 def read_sense_file(path: str | Path, keys: str | Path | None = None) -> list[SenseSentence]:
-    """A WSD-framework ``*.data.xml`` (with its gold key file) or a demo ``*.tsv``, by extension."""
+    """A demo ``*.tsv`` (by extension), Senseval lexical-sample XML (``<lexelt>`` near its start) or a
+    WSD-framework ``*.data.xml`` with its gold key file."""
     path = Path(path)
-    if not path.is_file():
-        raise ExplorerError(f"{path} does not exist: give a WSD-framework *.data.xml file or a sense .tsv file")
-    return read_sense_tsv(path) if path.suffix == ".tsv" else read_wsd_xml(path, keys)
+    first_line(path, "a WSD-framework *.data.xml file, a Senseval lexical-sample XML file or a sense .tsv file")
+    if path.suffix == ".tsv":
+        return read_sense_tsv(path)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        head = f.read(4096)
+    return read_senseval(path, keys) if "<lexelt" in head else read_wsd_xml(path, keys)
 
 
 def key_file_for(xml_path: Path) -> Path:
@@ -59,7 +65,8 @@ def key_file_for(xml_path: Path) -> Path:
     return xml_path.with_name(xml_path.name[: -len(".data.xml")] + ".gold.key.txt")
 
 
-def read_keys(path: str | Path) -> dict[str, tuple[str, ...]]:
+def read_keys(path: str | Path, id_field: int = 0) -> dict[str, tuple[str, ...]]:
+    """``ID KEY [KEY ...]`` lines (Senseval's key files lead with the item: ``id_field=1``)."""
     path = Path(path)
     if not path.is_file():
         raise ExplorerError(f"gold key file {path} does not exist: the framework keeps it next to the data "
@@ -70,9 +77,10 @@ def read_keys(path: str | Path) -> dict[str, tuple[str, ...]]:
             fields = line.split()
             if not fields:
                 continue
-            if len(fields) < 2:
-                raise ExplorerError(f"{path}, line {number}: expected 'INSTANCE_ID KEY [KEY ...]', got {line.strip()!r}")
-            keys[fields[0]] = tuple(fields[1:])
+            if len(fields) < id_field + 2:
+                raise ExplorerError(f"{path}, line {number}: expected '{'ITEM ' * id_field}INSTANCE_ID KEY "
+                                    f"[KEY ...]', got {line.strip()!r}")
+            keys[fields[id_field]] = tuple(fields[id_field + 1:])
     return keys
 
 
@@ -112,6 +120,67 @@ def _sentence(element, gold: dict, missing: list) -> SenseSentence:
                                            len(words), len(words) + len(parts), gold.get(iid, ())))
         words += parts
     return SenseSentence(element.get("id"), words, instances)
+
+
+def read_senseval(path: str | Path, keys: str | Path | None = None) -> list[SenseSentence]:
+    """Senseval-2/3 lexical-sample XML, as NLTK's ``senseval`` corpus: ``<lexelt item="line-n">`` groups of
+    ``<instance id>`` with ``<answer senseid>`` (one or more) and a ``<context>`` whose ``<head>`` is the target.
+    Test sets keep their answers in a key file of ``ITEM INSTANCE_ID SENSE [SENSE ...]`` lines: ``keys``, or
+    NAME.key beside the data.
+
+    Each instance is one SenseSentence of its context's words (text, and ``<wf>`` words as NLTK's files hold them).
+    The item gives lemma and POS ("line-n", "art.n"). Keys are ``lemma%senseid`` (Senseval-3's numeric ids and
+    NLTK's "cord" would collide across lemmas), WordNet sense keys (Senseval-2's ``art%1:06:00::``) stay as given.
+    """
+    path = Path(path)
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as e:
+        raise ExplorerError(f"{path} is not valid XML ({e}): expected Senseval <lexelt> elements") from None
+    beside = path.with_name(path.name + ".key")
+    gold = read_keys(keys or beside, id_field=1) if keys or beside.is_file() else {}
+    sentences = []
+    for lexelt in root:
+        if lexelt.tag != "lexelt" or not lexelt.get("item"):
+            raise ExplorerError(f"{path}: a <{lexelt.tag}> element where a Senseval file has <lexelt item=...>: "
+                                "one format per file")
+        item = _ITEM.match(lexelt.get("item"))
+        lemma, pos = (item[1], _WORDNET_POS[item[2]]) if item else (lexelt.get("item"), "")
+        lemma = lemma.lower()
+        for element in lexelt.iter("instance"):
+            sentences.append(_senseval_instance(element, lemma, pos, path, gold))
+    if not sentences:
+        raise ExplorerError(f"{path} holds no Senseval <instance> elements")
+    return sentences
+
+
+def _senseval_instance(element, lemma: str, pos: str, path: Path, gold: dict) -> SenseSentence:
+    iid = element.get("id")
+    senses = [a.get("senseid") for a in element.iter("answer") if a.get("senseid")] or gold.get(iid)
+    if not senses:
+        raise ExplorerError(f"{path}: instance {iid} has no <answer senseid=...> and no line in a key file "
+                            f"({path.name}.key beside it): the probe needs each instance's sense")
+    words, span = [], None
+
+    def walk(el):  # words in document order; the first <head> is the target
+        nonlocal span
+        if el.tag == "head" and span is None:
+            start = len(words)
+            words.extend("".join(el.itertext()).split())
+            span = (start, len(words)) if len(words) > start else None
+        else:
+            words.extend((el.text or "").split())
+            for child in el:
+                walk(child)
+                words.extend((child.tail or "").split())
+
+    for context in element.iter("context"):
+        walk(context)
+    if span is None:
+        raise ExplorerError(f"{path}: instance {iid} has no <head> word: mark the target in its <context> as "
+                            "<head>word</head>")
+    keys = tuple(k if "%" in k else f"{lemma}%{k}" for k in senses)
+    return SenseSentence(iid, words, [SenseInstance(iid, lemma, pos, *span, keys)])
 
 
 def read_sense_tsv(path: str | Path) -> list[SenseSentence]:

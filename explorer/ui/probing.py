@@ -77,8 +77,9 @@ def choose_data(task, source):
 
 SHARED_NOTE = {"pos": "UD English-EWT: train → test.",
                "wsd": "SemCor (train) → Raganato's ALL with its five parts (test), as in ELMo §5.3."}
-UPLOAD_HELP = {"pos": "a .conllu treebank, or a .txt with word/TAG pairs, one sentence a line",
-               "wsd": "a .tsv sense file, or a *.data.xml with its *.gold.key.txt",
+UPLOAD_HELP = {"pos": "a .conllu treebank, a PTB .pos file, a .txt with word/TAG pairs (one sentence a line) or "
+                      "with word and tag columns (CoNLL-2000: word POS chunk)",
+               "wsd": "a .tsv sense file, Senseval lexical-sample XML, or a *.data.xml with its *.gold.key.txt",
                "wic": "a *.data.txt with its *.gold.txt"}
 
 
@@ -159,8 +160,9 @@ def show(run):
     tasks = list(dict.fromkeys(results.task))
     cols = iter(st.columns([2, 2, 1] if len(tasks) > 1 else [2, 1]))
     shown_task = next(cols).selectbox("Test set", tasks, key="probing-shown-task") if len(tasks) > 1 else tasks[0]
-    metrics = sorted(set(results[results.task == shown_task].metric) - {"mix_weight", "mix_gamma", "threshold"}
-                     - set(probing.BASELINES), key=lambda m: (m != METRIC[task], m))
+    metrics = sorted(set(results[results.task == shown_task].metric) - set(probing.BASELINES)
+                     - {"mix_weight", "mix_gamma", "threshold", "unseen_test_tags"},
+                     key=lambda m: (m != METRIC[task], m))
     metric = next(cols).selectbox("Metric", metrics, key="probing-metric")
     relative = next(cols).checkbox("Relative depth", False, key="probing-relative",
                                    help="Layers as a share of each model's depth, to compare models of different "
