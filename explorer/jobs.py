@@ -60,7 +60,7 @@ def stop(out: Path, command: str) -> None:
 
 
 def started(out: Path) -> float | None:
-    """When the job of ``out`` was last started (seconds since the epoch)."""
+    """When the job of ``out`` was last started (seconds since the epoch), if it was started as a job."""
     try:
         return json.loads((out / JOB_FILE).read_text())["started"]
     except (OSError, ValueError, KeyError):

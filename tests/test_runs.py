@@ -98,3 +98,16 @@ def test_a_real_run_in_the_background_finishes_with_its_model(tmp_path):
     assert jobs._PROCESSES.pop(str(out)).wait() == 0, runs.log(out)
     assert runs.status(out) == "finished" and (out / "model.safetensors").exists()
     assert runs.metrics(out)[-1]["tokens"] >= wanted.tokens
+    assert "preparing (4/4): tokenizing the corpus" in runs.log(out)
+
+
+def test_preparation_is_read_from_this_launchs_log(tmp_path):
+    from explorer.training import runs
+
+    assert runs.preparation(tmp_path) is None
+    (tmp_path / runs.LOG_FILE).write_text("\n$ -m explorer train gpt2\npreparing (1/4): reading the corpus\n"
+                                          "preparing (2/4): training the tokenizer\n")
+    assert runs.preparation(tmp_path) == (0.25, "training the tokenizer")
+    with open(tmp_path / runs.LOG_FILE, "a") as log:
+        log.write("\n$ -m explorer train gpt2 --resume\n")
+    assert runs.preparation(tmp_path) is None

@@ -29,6 +29,7 @@ from . import checkpoint as ckpt
 from .objectives import BiLM, CausalLM, MaskedLM
 
 CHECKPOINT, METRICS = "checkpoint", "metrics.jsonl"
+PREPARING, PREPARING_STAGES = "preparing", 4  # log lines before the first step: "preparing (2/4): ..."
 EVAL_SEQUENCES = 32  # sequences per periodic validation; the final one reads the whole validation slice
 
 
@@ -312,14 +313,18 @@ class Trainer:
             resume_from = ckpt.latest(self.root)
         self.config = config = resumed_config(resume_from, config) if resume else config
         self.out = out
+        self._preparing(1, "reading the corpus")
         self.corpus = load_corpus(config.corpus)
+        self._preparing(2, "training the tokenizer" if resume_from is None else "loading the tokenizer")
         self.tokenizer = self._tokenizer(resume_from)
+        self._preparing(3, "building the model")
         torch.manual_seed(config.seed)  # the same initial weights on every rank
         self.model = build(config.family, self.tokenizer, config.name, **config.size)
         self.net = self.model.net.to(rt.device).train()
         set_dropout(self.net, config.dropout)
         if hasattr(self.net, "set_attn_implementation") and getattr(self.net, "_supports_sdpa", False):
             self.net.set_attn_implementation("sdpa")  # faster; eager comes back before the model is returned
+        self._preparing(4, "tokenizing the corpus into training sequences")
         self.objective = make_objective(self.model.spec, self.tokenizer, self.corpus, config, self.net)
         per_step = config.batch_size * getattr(self.objective, "mean_tokens", self.objective.seq_len)
         if config.tokens < per_step:
@@ -342,6 +347,11 @@ class Trainer:
             self._restore(resume_from)
         else:
             torch.manual_seed(config.seed + rt.rank)  # dropout differs between ranks, as separate batches would
+
+    def _preparing(self, stage: int, what: str) -> None:
+        """A line in the run's log before training starts: the Train page shows it with a progress bar."""
+        if self.runtime.main:
+            print(f"{PREPARING} ({stage}/{PREPARING_STAGES}): {what}", flush=True)
 
     def _tokenizer(self, resume_from):
         from transformers import PreTrainedTokenizerFast

@@ -5,12 +5,13 @@ checkpoint); everything about it is read from the files it writes in its folder:
 the checkpoint, and the finished model's config.json. The Train page lays these out.
 """
 import json
+import re
 from pathlib import Path
 
 from .. import jobs
 from ..jobs import failure_reason, without_tracebacks  # noqa: F401 -- a run's log reads as any job's
 from .checkpoint import latest, read_state
-from .loop import CHECKPOINT, METRICS, TrainConfig
+from .loop import CHECKPOINT, METRICS, PREPARING, TrainConfig
 
 RUN_FILE, LOG_FILE = jobs.JOB_FILE, "train.log"
 PROGRAM = jobs.program("train")
@@ -61,6 +62,14 @@ def metrics(out: Path) -> list[dict]:
         except json.JSONDecodeError:  # a line being written right now
             break
     return rows
+
+
+def preparation(out: Path) -> tuple[float, str] | None:
+    """Before its first step, how far a run has prepared (a share) and what it is doing, from its log."""
+    this_launch = (log(out) or "").rsplit("\n$ ", 1)[-1]
+    lines = [ln for ln in this_launch.splitlines() if ln.startswith(PREPARING)]
+    match = re.match(rf"{PREPARING} \((\d+)/(\d+)\): (.*)", lines[-1]) if lines else None
+    return ((int(match[1]) - 1) / int(match[2]), match[3]) if match else None
 
 
 def log(out: Path) -> str | None:

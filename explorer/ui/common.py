@@ -121,15 +121,15 @@ class StepBar:
     def __call__(self, done: int, total: int, what: str) -> None:
         share = (self.index + done / max(total, 1)) / self.n_models
         elapsed = time.monotonic() - self.start
-        left = f", about {_clock(elapsed / share - elapsed)} left" if share >= 0.05 else ""
+        left = f", about {clock(elapsed / share - elapsed)} left" if share >= 0.05 else ""
         self.bar.progress(min(share, 1.0), text=f"{self.name} ({self.index + 1} of {self.n_models}): {what} · "
-                                                f"{_clock(elapsed)} elapsed{left}")
+                                                f"{clock(elapsed)} elapsed{left}")
 
     def empty(self) -> None:
         self.bar.empty()
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 

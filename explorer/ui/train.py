@@ -2,13 +2,14 @@
 
 The page lays out a run's form and view; explorer/training/runs.py starts, watches, stops and resumes it.
 """
+import time
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import ExplorerError, zoo
+from explorer import ExplorerError, jobs, zoo
 from explorer.data.corpus import load_corpus, text_files
 from explorer.families import REGISTRY
 from explorer.text import check_text
@@ -143,7 +144,10 @@ def run_view(out: Path):
         cols[3].metric("tokens / s", f"{last['tokens_per_s']:,.0f}")
         common.chart(loss_figure(table, out.name), key="train-loss", data=table, name=f"{out.name}-metrics")
     elif state == "running":
-        st.caption("Preparing: reading the corpus and training the tokenizer…")
+        done, what = runs.preparation(out) or (0.0, "starting")
+        begun = jobs.started(out)
+        since = f" · {common.clock(time.time() - begun)} since it started" if begun else ""
+        st.progress(done, text=f"Preparing: {what}{since}")
     log = runs.log(out)
     if log is not None:
         if state == "failed":

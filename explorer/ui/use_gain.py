@@ -193,7 +193,7 @@ def sweep_view(out: Path):
         st.rerun(scope="app")
     done, planned, left = curve.progress_of(out)
     if planned:
-        eta = f", about {left / 60:.0f} min left" if left and state == "running" else ""
+        eta = f", about {common.clock(left)} left" if left and state == "running" else ""
         st.progress(done / planned, text=f"{done} of {planned} cells{eta}")
     log = sweeps.log(out)
     if state == "failed" and log:
