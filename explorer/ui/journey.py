@@ -76,7 +76,10 @@ def shipped_cards():
                "README's table measures the same models on 300 held-out sentences read one at a time "
                "(`pytest tests/test_training.py -k shipped`): lower perplexities there for the causal models, and "
                "32.9 % masked-token accuracy for bert-tiny against 16.3 % here, because short single sentences are "
-               "easier to fill in.")
+               "easier to fill in. ELMo's two directions agree here (71.1) because each scores every sentence whole, "
+               "its words and one boundary marker, so both estimate the same probability of the sentence; the "
+               "README's 67 / 78 leave out the predictions at the sentence edges (forward: the first word and the "
+               "end marker; backward: the last word and the start marker), which are not equally hard.")
     for col, (name, card) in zip(st.columns(len(trained)), trained.items()):
         with col.container(border=True, height="stretch"):
             st.subheader(name, anchor=False)
