@@ -5,11 +5,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.analysis import probing, prompting, wsd
+from explorer.analysis.demo_scores import demo_scores
 from explorer.checkpoints import read_card
-from explorer.data import conllu
-from explorer.data import wsd as sense_files
-from explorer.data.tasks import get_task
 from explorer.families import REGISTRY
 from explorer.paths import CACHE
 from explorer.transfer import curve
@@ -181,34 +178,12 @@ def measure_all(names: list[str]) -> None:
     saved = measurements()
     for i, name in enumerate(names):
         bar.progress(i / len(names), text=f"{name}: part of speech, word sense, few-shot retrieval…")
-        saved[name] = dict(version=common.checkpoint_version(name), shown=measure(name))
+        with common.collect_warnings(propagate=False):  # k = 8 may not fit a small context: the label says k
+            saved[name] = dict(version=common.checkpoint_version(name), shown=demo_scores(common.load_model(name)))
     path = measurements_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(saved, indent=1))
     bar.empty()
-
-
-def measure(name: str) -> dict:
-    """Best-layer POS accuracy and WSD F1 on the demo sets, and few-shot retrieval accuracy at k = 0 and 8."""
-    model = common.load_model(name)
-    fast = probing.ProbeSettings(mix=False)
-    pos = probing.pos_probe(model, conllu.read_pos_file(conllu.DEMO_POS_TRAIN),
-                            conllu.read_pos_file(conllu.DEMO_POS_TEST), settings=fast)
-    senses = wsd.wsd_probe(model, sense_files.read_sense_file(sense_files.DEMO_SENSES_TRAIN),
-                           sense_files.read_sense_file(sense_files.DEMO_SENSES_TEST), name="demo", settings=fast)
-    shown = {"POS, best layer": _best(pos, "accuracy"), "word sense F1, best layer": _best(senses, "f1")}
-    if model.causal:
-        with common.collect_warnings(propagate=False):  # k = 8 may not fit a small context: the table says k
-            curve = prompting.accuracy_curve([model], get_task("retrieval"), ks=(0, 8), seeds=2, n_queries=25)
-        acc = curve.table.groupby("k").accuracy.mean()
-        shown["few-shot retrieval, k = 0 → 8"] = f"{acc[0]:.0%} → {acc[8]:.0%}"
-    return shown
-
-
-def _best(results: pd.DataFrame, metric: str) -> str:
-    rows = results[(results.metric == metric) & results.layer.notna()]
-    best = rows.loc[rows.value.idxmax()]
-    return f"{best.value:.0%} (layer {int(best.layer)})"
 
 
 if __name__ == "__main__":
