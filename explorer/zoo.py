@@ -77,12 +77,6 @@ def packaged(requirement: str, module: str, filename: str) -> Path:
     return path
 
 
-def display_name(directory: Path) -> str:
-    """A folder's name, with its parent's when the name alone says nothing (".../minilm/model")."""
-    return directory.name if directory.name not in ("model", "checkpoint", "final") else \
-        f"{directory.parent.name}/{directory.name}"
-
-
 def _exists(path: Path) -> bool:
     try:
         return path.exists()

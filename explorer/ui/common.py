@@ -203,7 +203,7 @@ def label(name: str) -> str:
     if name in TINY or "/" not in name and "\\" not in name:
         return name
     path = Path(name)
-    return explorer.zoo.display_name(path) if _is_dir(path) else name
+    return explorer.checkpoints.display_name(path) if _is_dir(path) else name
 
 
 def add_model(name: str) -> None:
