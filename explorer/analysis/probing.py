@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +52,23 @@ class ProbeSettings:
     mix: bool = True  # learn an ELMo-style scalar mix over all layers
     mix_max_rows: int = 50_000  # training rows the scalar mix sees (all layers are held in memory at once)
     seed: int = 0
+    dev_fraction: float = 0.1  # share of training sentences held out to pick layer and l2 (when no dev set is given)
+    l2_grid: tuple[float, ...] = ()  # l2 values tried per layer, picked on dev (empty: just l2); earlier wins ties
+    tie_tolerance: float = 0.0  # layers whose dev accuracy is within this of the best are reported as tied
+    bootstrap: int = 1000  # resamples of test sentences for each layer's 95 % interval (0: none)
+    codelength: bool = False  # also the MDL online codelength per layer (Voita & Titov 2020)
+    conditional: str = ""  # "word" or "layer0": also the V-information each layer adds to that baseline
 
     def check(self):
         if self.optimizer not in ("auto", "lbfgs", "adam"):
             raise ExplorerError(f"unknown optimizer {self.optimizer!r}: use auto, lbfgs or adam")
+        if not 0 < self.dev_fraction < 1:
+            raise ExplorerError("dev_fraction must be between 0 and 1 (exclusive)")
+        if self.conditional not in ("", "word", "layer0"):
+            raise ExplorerError(f"unknown conditional baseline {self.conditional!r}: use word or layer0")
+        if self.tie_tolerance < 0 or self.bootstrap < 0 or any(l2 < 0 for l2 in self.l2_grid):
+            raise ExplorerError("tie_tolerance, bootstrap and l2_grid values cannot be negative")
+        self.l2_grid = tuple(float(v) for v in self.l2_grid)  # JSON round trips give lists
         for name in ("max_iter", "epochs", "min_steps", "batch_size", "mix_max_rows"):
             if getattr(self, name) < 1:
                 raise ExplorerError(f"probe setting {name} must be at least 1")
@@ -131,7 +144,7 @@ class ScalarMixProbe(nn.Module):
 
 def standardiser(x: torch.Tensor):
     """Mean and std over rows; constant dimensions get std 1 so they do not blow up."""
-    std, mean = torch.std_mean(x.float(), 0)
+    std, mean = torch.std_mean(x.float(), 0, correction=int(len(x) > 1))  # one row (an MDL block): std 0
     return mean, torch.where(std > 1e-6, std, torch.ones_like(std))
 
 
@@ -204,6 +217,111 @@ def fit_scalar_mix(x: torch.Tensor, y: torch.Tensor, n_classes: int, settings: P
     return probe.eval()
 
 
+# -- what a layer adds: codelength, conditional information, intervals -----------------------------
+
+class ConditionalProbe(nn.Module):
+    """Logits = E[id] + W standardise(h) + b on rows [id, h...]: E is a one-hot word-type baseline (one row per
+    training type, one for unseen words) and h any dense vectors, so one class probes [B], [B; h_l] or [h_0; h_l]."""
+
+    def __init__(self, mean, std, n_ids: int, n_classes: int):
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.embed = nn.Embedding(n_ids, n_classes)
+        self.linear = nn.Linear(mean.shape[-1], n_classes)
+        nn.init.zeros_(self.embed.weight)
+        nn.init.zeros_(self.linear.weight)
+        self.n_classes = [n_classes]
+
+    forward = Probe.forward
+    predict = Probe.predict
+
+    def standardise(self, x):
+        return torch.cat([x[:, :1].float(), (x[:, 1:].float() - self.mean) / self.std], 1)
+
+    def scores(self, z) -> list[torch.Tensor]:
+        return [self.embed(z[:, 0].long()) + self.linear(z[:, 1:])]
+
+    def penalty(self):
+        return (self.embed.weight ** 2).sum() + (self.linear.weight ** 2).sum()
+
+
+@torch.no_grad()
+def cross_entropy_bits(probe, x, y, batch_size: int = 8192) -> float:
+    """Mean -log2 p(y | x) under the probe's first head: the V-entropy estimate on held-out rows."""
+    total = sum(nn.functional.cross_entropy(probe(x[i:i + batch_size])[0], y[i:i + batch_size], reduction="sum")
+                for i in range(0, len(y), batch_size))
+    return float(total) / len(y) / math.log(2)
+
+
+MDL_FRACTIONS = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.0625, 0.125, 0.25, 0.5, 1.0)
+
+
+def online_codelength(x, y, n_classes: int, settings: ProbeSettings, fractions=MDL_FRACTIONS) -> dict:
+    """Voita & Titov's (2020) online code: the first block is sent with a uniform code, each later block with a
+    probe trained on every block before it. compression = uniform codelength / online codelength (1: nothing
+    learnable; higher: the labels are easier to extract from x)."""
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(settings.seed))
+    x, y = x[order], y[order]
+    ends = sorted({max(1, round(f * len(y))) for f in fractions} | {len(y)})
+    uniform = len(y) * math.log2(n_classes)
+    bits = ends[0] * math.log2(n_classes)
+    for start, end in zip(ends, ends[1:]):
+        probe = fit_probe(x[:start], [y[:start]], [n_classes], settings)
+        bits += cross_entropy_bits(probe, x[start:end], y[start:end]) * (end - start)
+    return dict(codelength_bits=bits, uniform_codelength_bits=uniform, compression=uniform / bits)
+
+
+def conditional_inputs(base: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+    """Rows [id, dense...] for ConditionalProbe: base is word ids (a one-hot word type; integer tensor) or dense
+    vectors (e.g. layer 0, then every row has id 0); x, if given, is the probed layer put beside it."""
+    ids, dense = (base, []) if not base.is_floating_point() else (torch.zeros(len(base), dtype=torch.long), [base])
+    dense = [d.float() for d in dense + ([x] if x is not None else [])]
+    return torch.cat([ids[:, None].float()] + (dense or [torch.zeros(len(ids), 1)]), 1)  # no dense: a constant
+
+
+def v_entropy_bits(train_inputs, test_inputs, y_train, y_test, n_classes: int, settings: ProbeSettings) -> float:
+    """H_V(y | inputs) in bits per test token: the test cross-entropy of a ConditionalProbe trained on train."""
+    torch.manual_seed(settings.seed)
+    n_ids = int(max(train_inputs[:, 0].max(), test_inputs[:, 0].max())) + 1
+    probe = ConditionalProbe(*standardiser(train_inputs[:, 1:]), n_ids, n_classes)
+    _train(probe, train_inputs, [y_train], settings)
+    return cross_entropy_bits(probe.eval(), test_inputs, y_test)
+
+
+def conditional_information(base_train, base_test, x_train, x_test, y_train, y_test, n_classes: int,
+                            settings: ProbeSettings) -> dict:
+    """Hewitt et al.'s (2021) conditional probe: I_V(h -> y | B) = H_V(y | B) - H_V(y | B, h), in bits per token.
+    About 0 when h adds nothing to B (h = B), > 0 as far as h carries label information B lacks."""
+    base = v_entropy_bits(conditional_inputs(base_train), conditional_inputs(base_test), y_train, y_test,
+                          n_classes, settings)
+    both = v_entropy_bits(conditional_inputs(base_train, x_train), conditional_inputs(base_test, x_test),
+                          y_train, y_test, n_classes, settings)
+    return dict(baseline_bits=base, bits=both, information_bits=base - both)
+
+
+def word_ids(train_words: list[str], *others: list[str]) -> list[torch.Tensor]:
+    """Word-type ids for the one-hot baseline: training types 0..V-1, words never seen in training V."""
+    index = {w: i for i, w in enumerate(dict.fromkeys(train_words))}
+    return [torch.tensor([index.get(w, len(index)) for w in words]) for words in (train_words, *others)]
+
+
+def bootstrap_interval(correct, groups, n: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of accuracy, resampling whole sentences (``groups``: each row's sentence), since the
+    words of one sentence are not independent draws. Same seed, same resamples: layers are compared paired."""
+    _, g = np.unique(np.asarray(groups), return_inverse=True)
+    hits, sizes = np.bincount(g, weights=np.asarray(correct, dtype=float)), np.bincount(g)
+    idx = np.random.default_rng(seed).integers(len(sizes), size=(n, len(sizes)))
+    accs = hits[idx].sum(1) / sizes[idx].sum(1)
+    return tuple(float(q) for q in np.quantile(accs, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def tied_best(scores: dict, tolerance: float = 0.0) -> list:
+    """Every key whose score is within ``tolerance`` of the best: layers a dev set cannot tell apart are ties."""
+    top = max(scores.values())
+    return [k for k, v in scores.items() if v >= top - tolerance - 1e-12]
+
+
 # -- controls and baselines ------------------------------------------------------------------------
 
 def control_tags(train_words: list[str], train_tags: list[str], test_words: list[str], seed: int = 0):
@@ -248,6 +366,13 @@ class TaggedData:
     features: Features
     rows: np.ndarray
 
+    def sentences(self) -> np.ndarray:
+        """Each row's sentence index (to split and resample by sentence, never inside one)."""
+        return np.searchsorted(self.features.offsets, self.rows, side="right") - 1
+
+    def take(self, keep: np.ndarray) -> "TaggedData":
+        return TaggedData([self.words[i] for i in keep], [self.tags[i] for i in keep], self.features, self.rows[keep])
+
 
 def tagged_data(model: Model, sentences: list[TaggedSentence], tagset: str, pool: str, cache_dir=None,
                 progress=False, batch_size=32) -> TaggedData:
@@ -265,6 +390,18 @@ def tagged_data(model: Model, sentences: list[TaggedSentence], tagset: str, pool
     return TaggedData([words[i] for i in rows], [tags[i] for i in rows], feats, rows)
 
 
+def dev_split(data: TaggedData, fraction: float, seed: int = 0) -> tuple[TaggedData, TaggedData]:
+    """(train, dev): a seeded share of the training sentences held out to choose layer and l2, so the test set
+    is never looked at to choose. Sentences holding a tag that would otherwise leave training stay in it."""
+    sent = data.sentences()
+    ids = np.unique(sent)
+    held = np.random.default_rng(seed).choice(ids, size=max(1, round(fraction * len(ids))), replace=False)
+    in_dev = np.isin(sent, held)
+    lost = set(data.tags) - {t for t, d in zip(data.tags, in_dev) if not d}
+    in_dev &= ~np.isin(sent, [s for s, t in zip(sent, data.tags) if t in lost])
+    return data.take(np.flatnonzero(~in_dev)), data.take(np.flatnonzero(in_dev))
+
+
 def label_ids(train_tags: list[str], test_tags: list[str], what: str = "tag"):
     """Integer labels; fails clearly on a one-class set or test labels never seen in training."""
     classes = sorted(set(train_tags))
@@ -280,11 +417,20 @@ def label_ids(train_tags: list[str], test_tags: list[str], what: str = "tag"):
     return classes, torch.tensor([index[t] for t in train_tags]), torch.tensor([index[t] for t in test_tags])
 
 
+def known_ids(classes: list[str], tags: list[str]) -> torch.Tensor:
+    """Label ids where a label unseen in training is -1, which no prediction matches: it counts as an error
+    (dev tags a held-out slice alone has; control tags drawn for test words only)."""
+    index = {c: i for i, c in enumerate(classes)}
+    return torch.tensor([index.get(t, -1) for t in tags])
+
+
 def pos_probe(model: Model, train: list[TaggedSentence], test: list[TaggedSentence], *, tagset: str = "upos",
               pool: str = "first", settings: ProbeSettings | None = None, cache_dir=None,
-              progress: bool = False, on_step=None) -> pd.DataFrame:
+              progress: bool = False, on_step=None, dev: list[TaggedSentence] | None = None) -> pd.DataFrame:
     """Per-layer POS probing of one model: the tidy result table (see the module docstring for metrics).
 
+    ``dev`` (else a seeded ``settings.dev_fraction`` of the training sentences) chooses each layer's l2 and the
+    best layer(s); the test set is scored once per layer with what dev chose, and never used to choose.
     ``on_step(done, total, what)`` hears of each stage (word vectors, each layer's probes, the mix); it may raise
     to stop the work (the app's progress bar does when the page is rerun or closed).
     """
@@ -293,20 +439,30 @@ def pos_probe(model: Model, train: list[TaggedSentence], test: list[TaggedSenten
     step("word vectors of every layer")
     tr = tagged_data(model, train, tagset, pool, cache_dir, progress)
     te = tagged_data(model, test, tagset, pool, cache_dir, progress)
+    tr, dv = (tr, tagged_data(model, dev, tagset, pool, cache_dir, progress)) if dev else \
+        dev_split(tr, settings.dev_fraction, settings.seed)
     classes, y_train, y_test = label_ids(tr.tags, te.tags)
+    if not dv.tags:
+        raise ExplorerError("too few training sentences to hold out a dev set for choosing the layer: give a dev set")
     c_train, c_test = control_tags(tr.words, tr.tags, te.words, settings.seed)
-    c_classes, yc_train, yc_test = label_ids(c_train, c_test, "control tag")
+    c_classes, yc_train, _ = label_ids(c_train, [], "control tag")
+    y_dev, yc_test = known_ids(classes, dv.tags), known_ids(c_classes, c_test)
+    labels = dict(train=[y_train, yc_train], dev=y_dev, test=[y_test, yc_test], n=[len(classes), len(c_classes)],
+                  groups=te.sentences())
     task, n = f"pos/{tagset}", len(te.tags)
-    rows = [(None, "majority_baseline", majority_accuracy(tr.tags, te.tags)),
-            (None, "word_type_baseline", word_type_accuracy(tr.words, tr.tags, te.words, te.tags))]
+    word_type = word_type_accuracy(tr.words, tr.tags, te.words, te.tags)
+    rows = [(None, "majority_baseline", majority_accuracy(tr.tags, te.tags)), (None, "word_type_baseline", word_type)]
+    measures = _Measures(tr, te, y_train, y_test, len(classes), settings)
     for layer in range(tr.features.n_layers):
         step(f"probes on layer {layer} of {tr.features.n_layers - 1}")
-        x_train, x_test = tr.features.layer(layer, tr.rows), te.features.layer(layer, te.rows)
-        rows += _layer_rows(layer, x_train, x_test, [y_train, yc_train], [y_test, yc_test],
-                            [len(classes), len(c_classes)], settings, "")
+        x = {part: d.features.layer(layer, d.rows) for part, d in (("train", tr), ("dev", dv), ("test", te))}
+        rows += _layer_rows(layer, x, labels, settings, "")
         if settings.mlp_hidden:
-            rows += _layer_rows(layer, x_train, x_test, [y_train, yc_train], [y_test, yc_test],
-                                [len(classes), len(c_classes)], settings, "mlp_")
+            rows += _layer_rows(layer, x, labels, settings, "mlp_")
+        rows += measures.layer_rows(layer, x["train"], x["test"])
+    for prefix in ("", "mlp_") if settings.mlp_hidden else ("",):
+        rows += selection_rows(rows, word_type, settings.tie_tolerance, prefix)
+    rows += measures.rows
     if settings.mix:
         step("the scalar mix")
         rows += _mix_rows(tr, te, y_train, y_test, len(classes), settings)
@@ -320,11 +476,58 @@ def stepper(on_step, total: int):
     return (lambda what: on_step(next(done), total, what)) if on_step else (lambda what: None)
 
 
-def _layer_rows(layer, x_train, x_test, y_train, y_test, n_classes, settings, prefix):
-    probe = fit_probe(x_train, y_train, n_classes, settings, hidden=settings.mlp_hidden if prefix else 0)
-    acc, control = [float((p == y).float().mean()) for p, y in zip(probe.predict(x_test), y_test)]
-    return [(layer, f"{prefix}accuracy", acc), (layer, f"{prefix}control_accuracy", control),
-            (layer, f"{prefix}selectivity", acc - control)]
+def _layer_rows(layer, x: dict, labels: dict, settings: ProbeSettings, prefix: str):
+    """One probe per l2 on the training rows; dev picks the l2, then test is scored once, with an interval."""
+    grid = settings.l2_grid or (settings.l2,)
+    fits = [fit_probe(x["train"], labels["train"], labels["n"], replace(settings, l2=l2),
+                      hidden=settings.mlp_hidden if prefix else 0) for l2 in grid]
+    dev = [float((p.predict(x["dev"])[0] == labels["dev"]).float().mean()) for p in fits]
+    pick = int(np.argmax(dev))  # the first of equal ones: the grid's order is the preference
+    correct = [(p == y).numpy() for p, y in zip(fits[pick].predict(x["test"]), labels["test"])]
+    acc, control = (float(c.mean()) for c in correct)
+    rows = [(layer, f"{prefix}accuracy", acc), (layer, f"{prefix}control_accuracy", control),
+            (layer, f"{prefix}selectivity", acc - control), (layer, f"{prefix}dev_accuracy", dev[pick])]
+    if settings.bootstrap:
+        low, high = bootstrap_interval(correct[0], labels["groups"], settings.bootstrap, settings.seed)
+        rows += [(layer, f"{prefix}accuracy_ci_low", low), (layer, f"{prefix}accuracy_ci_high", high)]
+    return rows + ([(layer, f"{prefix}l2", grid[pick])] if len(grid) > 1 else [])
+
+
+def selection_rows(rows, word_type: float, tolerance: float = 0.0, prefix: str = ""):
+    """The best layer(s) by dev accuracy (one row each: ties are all reported), selectivity at each, and per layer
+    whether test accuracy fails to beat the word-type baseline (1.0: the layer adds nothing a lookup table lacks)."""
+    per = {m: {l: v for l, mm, v in rows if mm == f"{prefix}{m}"} for m in ("dev_accuracy", "accuracy", "selectivity")}
+    best = tied_best(per["dev_accuracy"], tolerance)
+    return ([(l, f"{prefix}best_layer", per["dev_accuracy"][l]) for l in best]
+            + [(l, f"{prefix}best_layer_selectivity", per["selectivity"][l]) for l in best]
+            + [(l, f"{prefix}below_word_type", float(acc <= word_type)) for l, acc in per["accuracy"].items()])
+
+
+class _Measures:
+    """The optional information measures of each layer (settings.codelength, settings.conditional); the baseline's
+    own V-entropy H_V(y | B) is estimated once, and each layer's probe on [B; h_l] is compared with it."""
+
+    def __init__(self, tr: TaggedData, te: TaggedData, y_train, y_test, n_classes: int, settings: ProbeSettings):
+        self.y_train, self.y_test, self.n_classes, self.settings = y_train, y_test, n_classes, settings
+        self.rows = []
+        if settings.codelength:
+            self.rows.append((None, "uniform_codelength_bits", len(y_train) * math.log2(n_classes)))
+        if settings.conditional:
+            self.base = word_ids(tr.words, te.words) if settings.conditional == "word" else \
+                [tr.features.layer(0, tr.rows), te.features.layer(0, te.rows)]
+            self.base_bits = v_entropy_bits(*map(conditional_inputs, self.base), y_train, y_test, n_classes, settings)
+            self.rows.append((None, f"{settings.conditional}_baseline_bits", self.base_bits))
+
+    def layer_rows(self, layer, x_train, x_test):
+        rows = []
+        if self.settings.codelength:
+            code = online_codelength(x_train, self.y_train, self.n_classes, self.settings)
+            rows += [(layer, "codelength_bits", code["codelength_bits"]), (layer, "compression", code["compression"])]
+        if self.settings.conditional:
+            both = v_entropy_bits(conditional_inputs(self.base[0], x_train), conditional_inputs(self.base[1], x_test),
+                                  self.y_train, self.y_test, self.n_classes, self.settings)
+            rows.append((layer, "conditional_bits", self.base_bits - both))
+        return rows
 
 
 def _mix_rows(tr: TaggedData, te: TaggedData, y_train, y_test, n_classes, settings):
