@@ -249,26 +249,31 @@ class ConditionalProbe(nn.Module):
 @torch.no_grad()
 def cross_entropy_bits(probe, x, y, batch_size: int = 8192) -> float:
     """Mean -log2 p(y | x) under the probe's first head: the V-entropy estimate on held-out rows."""
-    total = sum(nn.functional.cross_entropy(probe(x[i:i + batch_size])[0], y[i:i + batch_size], reduction="sum")
-                for i in range(0, len(y), batch_size))
-    return float(total) / len(y) / math.log(2)
+    total = sum(nn.functional.cross_entropy(probe(x[i:i + batch_size])[0], y[i:i + batch_size], reduction="sum",
+                                            ignore_index=-1) for i in range(0, len(y), batch_size))
+    return float(total) / max(int((y >= 0).sum()), 1) / math.log(2)  # -1: a label training never had (dev only)
 
 
 MDL_FRACTIONS = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.0625, 0.125, 0.25, 0.5, 1.0)
+MDL_L2 = (1e-1, 1e-2, 1e-3, 1e-4)  # probes on a few hundred rows need far more penalty than on the whole set
 
 
 def online_codelength(x, y, n_classes: int, settings: ProbeSettings, fractions=MDL_FRACTIONS) -> dict:
     """Voita & Titov's (2020) online code: the first block is sent with a uniform code, each later block with a
     probe trained on every block before it. compression = uniform codelength / online codelength (1: nothing
-    learnable; higher: the labels are easier to extract from x)."""
+    learnable; higher: the labels are easier to extract from x).
+
+    The l2 (settings.l2_grid, else MDL_L2) is chosen prequentially: each block is coded with the l2 that coded the
+    block before it best (the strongest for the first), a choice the receiver can repeat, so the code stays valid."""
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(settings.seed))
     x, y = x[order], y[order]
     ends = sorted({max(1, round(f * len(y))) for f in fractions} | {len(y)})
-    uniform = len(y) * math.log2(n_classes)
-    bits = ends[0] * math.log2(n_classes)
+    grid = sorted(settings.l2_grid or MDL_L2, reverse=True)
+    uniform, bits, pick = len(y) * math.log2(n_classes), ends[0] * math.log2(n_classes), 0
     for start, end in zip(ends, ends[1:]):
-        probe = fit_probe(x[:start], [y[:start]], [n_classes], settings)
-        bits += cross_entropy_bits(probe, x[start:end], y[start:end]) * (end - start)
+        costs = [cross_entropy_bits(fit_probe(x[:start], [y[:start]], [n_classes], replace(settings, l2=l2)),
+                                    x[start:end], y[start:end]) * (end - start) for l2 in grid]
+        bits, pick = bits + costs[pick], int(np.argmin(costs))
     return dict(codelength_bits=bits, uniform_codelength_bits=uniform, compression=uniform / bits)
 
 
@@ -280,24 +285,54 @@ def conditional_inputs(base: torch.Tensor, x: torch.Tensor | None = None) -> tor
     return torch.cat([ids[:, None].float()] + (dense or [torch.zeros(len(ids), 1)]), 1)  # no dense: a constant
 
 
-def v_entropy_bits(train_inputs, test_inputs, y_train, y_test, n_classes: int, settings: ProbeSettings) -> float:
-    """H_V(y | inputs) in bits per test token: the test cross-entropy of a ConditionalProbe trained on train."""
-    torch.manual_seed(settings.seed)
-    n_ids = int(max(train_inputs[:, 0].max(), test_inputs[:, 0].max())) + 1
-    probe = ConditionalProbe(*standardiser(train_inputs[:, 1:]), n_ids, n_classes)
-    _train(probe, train_inputs, [y_train], settings)
-    return cross_entropy_bits(probe.eval(), test_inputs, y_test)
+def residualise(base_train, x_train, *others):
+    """x minus its least-squares prediction from the baseline B (fitted on train), for train and each (base, x) of
+    ``others``. [B; x - x_B] spans the same linear probes as [B; x], but a layer that only repeats B now adds exactly
+    nothing (not a second copy of B that halves its L2 penalty). Columns B explains all but fully become 0."""
+    x_train = x_train.float()
+    if base_train.is_floating_point():
+        design = lambda b: torch.cat([b.float(), torch.ones(len(b), 1)], 1)  # noqa: E731
+        beta = torch.linalg.lstsq(design(base_train), x_train).solution
+        fit = lambda b: design(b) @ beta  # noqa: E731
+    else:  # one-hot word types: the prediction is the type's mean vector (unseen words: the overall mean)
+        n = int(max(b.max() for b in [base_train] + [b for b, _ in others])) + 1
+        sums = torch.zeros(n, x_train.shape[1]).index_add_(0, base_train, x_train)
+        counts = torch.bincount(base_train, minlength=n)[:, None]
+        means = torch.where(counts > 0, sums / counts.clamp(min=1), x_train.mean(0))
+        fit = lambda b: means[b]  # noqa: E731
+    r_train = x_train - fit(base_train)
+    kept = r_train.std(0) > 1e-3 * x_train.std(0).clamp(min=1e-12)
+    return [r_train * kept] + [(x.float() - fit(b)) * kept for b, x in others]
 
 
-def conditional_information(base_train, base_test, x_train, x_test, y_train, y_test, n_classes: int,
-                            settings: ProbeSettings) -> dict:
-    """Hewitt et al.'s (2021) conditional probe: I_V(h -> y | B) = H_V(y | B) - H_V(y | B, h), in bits per token.
+def v_entropy_bits(train, test, n_classes: int, settings: ProbeSettings, dev=None) -> float:
+    """H_V(y | inputs) in bits per test token: the test cross-entropy of a ConditionalProbe trained on train.
+    train, test, dev: (inputs, labels); with dev, the l2 of settings.l2_grid with the lowest dev cross-entropy."""
+    n_ids = int(max(part[0][:, 0].max() for part in (train, test, dev) if part is not None)) + 1
+    fits = []
+    for l2 in settings.l2_grid if dev is not None and settings.l2_grid else (settings.l2,):
+        torch.manual_seed(settings.seed)
+        probe = ConditionalProbe(*standardiser(train[0][:, 1:]), n_ids, n_classes)
+        _train(probe, train[0], [train[1]], replace(settings, l2=l2))
+        fits.append((cross_entropy_bits(probe.eval(), *dev) if dev is not None else 0.0, probe))
+    return cross_entropy_bits(min(fits, key=lambda f: f[0])[1], *test)
+
+
+def conditional_information(base: tuple, x: tuple, y: tuple, n_classes: int, settings: ProbeSettings,
+                            baseline_bits: float | None = None) -> dict:
+    """Hewitt et al.'s (2021) conditional probe: I_V(h -> y | B) = H_V(y | B) - H_V(y | B, h), in bits per token,
+    both V-entropies on test. base, x, y: (train, test) or (train, test, dev), dev choosing each probe's l2;
+    ``baseline_bits``: H_V(y | B) if already known (it is the same for every layer).
     About 0 when h adds nothing to B (h = B), > 0 as far as h carries label information B lacks."""
-    base = v_entropy_bits(conditional_inputs(base_train), conditional_inputs(base_test), y_train, y_test,
-                          n_classes, settings)
-    both = v_entropy_bits(conditional_inputs(base_train, x_train), conditional_inputs(base_test, x_test),
-                          y_train, y_test, n_classes, settings)
-    return dict(baseline_bits=base, bits=both, information_bits=base - both)
+    def v_entropy(inputs):
+        parts = list(zip(inputs, y))
+        return v_entropy_bits(parts[0], parts[1], n_classes, settings, *parts[2:])
+
+    if baseline_bits is None:
+        baseline_bits = v_entropy([conditional_inputs(b) for b in base])
+    residual = residualise(base[0], x[0], *zip(base[1:], x[1:]))
+    both = v_entropy([conditional_inputs(b, r) for b, r in zip(base, residual)])
+    return dict(baseline_bits=baseline_bits, bits=both, information_bits=baseline_bits - both)
 
 
 def word_ids(train_words: list[str], *others: list[str]) -> list[torch.Tensor]:
@@ -452,14 +487,15 @@ def pos_probe(model: Model, train: list[TaggedSentence], test: list[TaggedSenten
     task, n = f"pos/{tagset}", len(te.tags)
     word_type = word_type_accuracy(tr.words, tr.tags, te.words, te.tags)
     rows = [(None, "majority_baseline", majority_accuracy(tr.tags, te.tags)), (None, "word_type_baseline", word_type)]
-    measures = _Measures(tr, te, y_train, y_test, len(classes), settings)
+    measures = _Measures(dict(train=tr, test=te, dev=dv), dict(train=y_train, test=y_test, dev=y_dev), len(classes),
+                         settings)
     for layer in range(tr.features.n_layers):
         step(f"probes on layer {layer} of {tr.features.n_layers - 1}")
         x = {part: d.features.layer(layer, d.rows) for part, d in (("train", tr), ("dev", dv), ("test", te))}
         rows += _layer_rows(layer, x, labels, settings, "")
         if settings.mlp_hidden:
             rows += _layer_rows(layer, x, labels, settings, "mlp_")
-        rows += measures.layer_rows(layer, x["train"], x["test"])
+        rows += measures.layer_rows(layer, x)
     for prefix in ("", "mlp_") if settings.mlp_hidden else ("",):
         rows += selection_rows(rows, word_type, settings.tie_tolerance, prefix)
     rows += measures.rows
@@ -505,28 +541,31 @@ def selection_rows(rows, word_type: float, tolerance: float = 0.0, prefix: str =
 
 class _Measures:
     """The optional information measures of each layer (settings.codelength, settings.conditional); the baseline's
-    own V-entropy H_V(y | B) is estimated once, and each layer's probe on [B; h_l] is compared with it."""
+    own V-entropy H_V(y | B) is estimated once and each layer's probe on [B; h_l] compared with it."""
 
-    def __init__(self, tr: TaggedData, te: TaggedData, y_train, y_test, n_classes: int, settings: ProbeSettings):
-        self.y_train, self.y_test, self.n_classes, self.settings = y_train, y_test, n_classes, settings
-        self.rows = []
+    def __init__(self, data: dict, labels: dict, n_classes: int, settings: ProbeSettings):
+        self.labels, self.n_classes, self.settings, self.rows = labels, n_classes, settings, []
+        self.y = [labels[part] for part in ("train", "test", "dev")]
         if settings.codelength:
-            self.rows.append((None, "uniform_codelength_bits", len(y_train) * math.log2(n_classes)))
+            self.rows.append((None, "uniform_codelength_bits", len(self.y[0]) * math.log2(n_classes)))
         if settings.conditional:
-            self.base = word_ids(tr.words, te.words) if settings.conditional == "word" else \
-                [tr.features.layer(0, tr.rows), te.features.layer(0, te.rows)]
-            self.base_bits = v_entropy_bits(*map(conditional_inputs, self.base), y_train, y_test, n_classes, settings)
-            self.rows.append((None, f"{settings.conditional}_baseline_bits", self.base_bits))
+            parts = [data[part] for part in ("train", "test", "dev")]
+            self.base = word_ids(*(d.words for d in parts)) if settings.conditional == "word" else \
+                [d.features.layer(0, d.rows) for d in parts]
+            self.base_bits = None
 
-    def layer_rows(self, layer, x_train, x_test):
+    def layer_rows(self, layer, x: dict):
         rows = []
         if self.settings.codelength:
-            code = online_codelength(x_train, self.y_train, self.n_classes, self.settings)
+            code = online_codelength(x["train"], self.y[0], self.n_classes, self.settings)
             rows += [(layer, "codelength_bits", code["codelength_bits"]), (layer, "compression", code["compression"])]
         if self.settings.conditional:
-            both = v_entropy_bits(conditional_inputs(self.base[0], x_train), conditional_inputs(self.base[1], x_test),
-                                  self.y_train, self.y_test, self.n_classes, self.settings)
-            rows.append((layer, "conditional_bits", self.base_bits - both))
+            info = conditional_information(self.base, [x[p] for p in ("train", "test", "dev")], self.y,
+                                           self.n_classes, self.settings, self.base_bits)
+            if self.base_bits is None:
+                self.base_bits = info["baseline_bits"]
+                self.rows.append((None, f"{self.settings.conditional}_baseline_bits", self.base_bits))
+            rows.append((layer, "conditional_bits", info["information_bits"]))
         return rows
 
 
@@ -550,37 +589,98 @@ def table(records: list[dict]) -> pd.DataFrame:
     return df
 
 
+FIRST = ["dev_accuracy", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "control_accuracy", "selectivity",
+         "compression", "codelength_bits", "conditional_bits"]  # the per-layer columns a reader wants first
+FLAGS = ["best_layer", "best_layer_selectivity", "below_word_type"]  # shown as the flag column
+
+
+def layer_table(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per model, task and layer with its metrics side by side, and a flag column naming the best layer(s)
+    dev chose and every layer whose test accuracy is not above the word-type baseline ("below word type")."""
+    df = results[results.layer.notna() & ~results.metric.isin(["mix_weight"])]
+    if df.empty:
+        return pd.DataFrame(columns=["model", "task", "layer", "flag"])
+    wide = df.pivot_table(index=["model", "task", "layer"], columns="metric", values="value", sort=False)
+    flag, prefixes = pd.Series("", index=wide.index), ("", "mlp_")
+    for prefix, probe in zip(prefixes, ("", "MLP ")):
+        if f"{prefix}best_layer" in wide:
+            flag += np.where(wide[f"{prefix}best_layer"].notna(), f"{probe}best (dev); ", "")
+        if f"{prefix}below_word_type" in wide:
+            flag += np.where(wide[f"{prefix}below_word_type"] == 1, f"{probe}below word type; ", "")
+    order = [p + c for p in prefixes for c in FIRST if p + c in wide.columns]
+    order += sorted(set(wide.columns) - set(order) - {p + f for p in prefixes for f in FLAGS})
+    return wide[order].assign(flag=flag.str.rstrip("; ")).reset_index()
+
+
+def summary(results: pd.DataFrame) -> list[dict]:
+    """Per model and task where dev chose layers: the best layer(s) (ties all listed), their dev and test accuracy
+    with its interval, the selectivity there, and the layers not above the word-type baseline (for config.json)."""
+    out = []
+    for (model, task), part in results.groupby(["model", "task"], sort=False):
+        value = part.set_index(["metric", "layer"]).value
+        if "best_layer" not in value.index.get_level_values(0):
+            continue
+        best = [int(l) for l in value["best_layer"].index]
+        at = lambda m: {l: float(value[m][l]) for l in best} if m in value.index.get_level_values(0) else None
+        below = value.get("below_word_type")
+        out.append(dict(model=model, task=task, best_layers=best, dev_accuracy=at("dev_accuracy"),
+                        test_accuracy=at("accuracy"), ci_low=at("accuracy_ci_low"), ci_high=at("accuracy_ci_high"),
+                        selectivity=at("selectivity"), word_type_baseline=float(value["word_type_baseline"].iloc[0]),
+                        below_word_type=[int(l) for l, v in below.items() if v == 1] if below is not None else []))
+    return out
+
+
 BASELINES = {"majority_baseline": "majority", "word_type_baseline": "word type", "mfs_f1": "MFS",
              "majority_accuracy": "majority"}
 
 
+def depth(layer: pd.Series, relative: bool) -> pd.Series:
+    """The x of a layer: its index, or layer / n_layers (0 = embeddings, 1 = top) to line up models of any depth."""
+    return layer / layer.max() if relative else layer
+
+
+def _depth_axis(fig, relative: bool, **where):
+    if relative:
+        fig.update_xaxes(title_text="relative depth (layer / n_layers)", range=[-0.03, 1.03], **where)
+    else:
+        fig.update_xaxes(title_text="layer", dtick=1, tick0=0, **where)  # layers are integers: no 0.5 ticks
+
+
 def layer_figure(results: pd.DataFrame, task: str, metric: str, title: str | None = None, relative: bool = False,
                  metric_name: str | None = None):
-    """metric against layer, one line per model; layer-free baselines and mixes as dashed lines."""
+    """metric against layer, one line per model with its bootstrap 95 % interval where one was computed; the
+    scalar mix (dotted) and the baselines (dashed grey) as flat lines, every line named in the legend."""
     import plotly.graph_objects as go
 
     df = results[results.task == task]
-    fig = go.Figure()
+    fig, span = go.Figure(), [0, 1] if relative else [df.layer.min(), df.layer.max()]
     for i, (model, part) in enumerate(df[df.metric == metric].groupby("model", sort=False)):
         part = part.sort_values("layer")
-        x = part.layer / part.layer.max() if relative else part.layer
-        mix = df[(df.model == model) & (df.metric == f"mix_{metric}")]
-        name = f"{model} (scalar mix {mix.value.iloc[0]:.3f})" if len(mix) else model
-        fig.add_trace(go.Scatter(x=x, y=part.value, mode="lines+markers", name=name, line_color=_color(i)))
+        mine = df[df.model == model]
+        ci = {b: mine[mine.metric == f"{metric}_ci_{b}"].set_index("layer").value for b in ("low", "high")}
+        value = part.set_index("layer").value
+        error = dict(type="data", symmetric=False, array=(ci["high"] - value).tolist(),
+                     arrayminus=(value - ci["low"]).tolist(), thickness=1) if len(ci["low"]) == len(value) else None
+        fig.add_trace(go.Scatter(x=depth(part.layer, relative), y=part.value, mode="lines+markers", name=model,
+                                 line_color=_color(i), error_y=error))
+        mix = mine[mine.metric == f"mix_{metric}"]
         if len(mix):
-            fig.add_hline(y=mix.value.iloc[0], line_dash="dot", line_color=_color(i), line_width=1)
-    for name, label in BASELINES.items():
+            fig.add_trace(go.Scatter(x=span, y=[mix.value.iloc[0]] * 2, mode="lines", line=dict(
+                color=_color(i), dash="dot", width=1), name=f"{model}: scalar mix ({mix.value.iloc[0]:.3f})"))
+    for name, label in BASELINES.items() if metric.endswith(("accuracy", "f1", "precision", "recall")) else ():
         base = df[df.metric == name]
         if len(base):
-            fig.add_hline(y=base.value.iloc[0], line_dash="dash", line_color="grey", annotation_text=label)
+            fig.add_trace(go.Scatter(x=span, y=[base.value.iloc[0]] * 2, mode="lines", name=f"{label} baseline "
+                                     f"({base.value.iloc[0]:.3f})", line=dict(color="grey", dash="dash", width=1)))
     metric_name = metric_name or metric.replace("_", " ")
-    fig.update_layout(title=title or f"{task}: {metric_name} by layer",
-                      xaxis_title="relative depth" if relative else "layer", yaxis_title=metric_name,
+    bars = " (bars: bootstrap 95 % interval over test sentences)" if any(t.error_y.array for t in fig.data) else ""
+    fig.update_layout(title=title or f"{task}: {metric_name} by layer{bars}", yaxis_title=metric_name,
                       template="plotly_white")
+    _depth_axis(fig, relative)
     return fig
 
 
-def selectivity_figure(results: pd.DataFrame, task: str):
+def selectivity_figure(results: pd.DataFrame, task: str, relative: bool = False):
     """Accuracy, control accuracy and selectivity per layer; linear probes solid, MLP probes dashed."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -595,12 +695,13 @@ def selectivity_figure(results: pd.DataFrame, task: str):
                 line = part[part.metric == metric].sort_values("layer")
                 if len(line):  # one legend entry per model (its first line); the hover names the metric
                     first = not any(t.legendgroup == model for t in fig.data)
-                    fig.add_trace(go.Scatter(x=line.layer, y=line.value, mode="lines+markers", name=model,
-                                             line=dict(color=color, dash=dash), marker_symbol=symbol,
+                    fig.add_trace(go.Scatter(x=depth(line.layer, relative), y=line.value, mode="lines+markers",
+                                             name=model, line=dict(color=color, dash=dash), marker_symbol=symbol,
                                              legendgroup=model, showlegend=first,
-                                             hovertemplate=f"{model} {metric.replace('_', ' ')}<br>layer %{{x}}: "
+                                             hovertemplate=f"{model} {metric.replace('_', ' ')}<br>layer "
+                                                           f"{'%{x:.2f}' if relative else '%{x}'}: "
                                                            "%{y:.3f}<extra></extra>"), row=1, col=col)
-    fig.update_xaxes(title_text="layer", dtick=1)
+    _depth_axis(fig, relative)
     fig.update_layout(title=f"{task}: selectivity (Hewitt & Liang control task); linear probes solid, MLP dashed",
                       template="plotly_white", legend=dict(orientation="h", y=-0.25, x=0))  # below: never clipped
     return fig
