@@ -463,6 +463,32 @@ def test_probe_cli_writes_table_config_and_figures(minilm_path, tmp_path, cache)
     assert {"accuracy.html", "selectivity.html"} <= {p.name for p in out.iterdir()}
 
 
+def test_probe_cli_reports_dev_choice_control_model_and_conditional_bits(tmp_path, cache, capsys):
+    out = tmp_path / "pos"
+    code = main(["probe", "pos", "--model", str(make_tiny_dir(tmp_path)), "--out", str(out), "--cache", str(cache),
+                 "--no-png", "--no-mix", "--bootstrap", "50", "--conditional", "layer0", "--control-model",
+                 "--relative-depth"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "chosen on dev" in printed and "below word type" in printed and "control" not in printed.split("per layer")[0]
+    df = pd.read_csv(out / "results.csv")
+    assert set(df.model) == {"tiny-gpt", "tiny-gpt (random init)"}
+    assert {"dev_accuracy", "accuracy_ci_low", "conditional_bits", "best_layer", "below_word_type"} <= set(df.metric)
+    config = json.loads((out / "config.json").read_text())
+    assert [s["model"] for s in config["summary"]] == ["tiny-gpt", "tiny-gpt (random init)"]
+    assert config["settings"]["conditional"] == "layer0" and "conditional_bits.html" in {p.name for p in out.iterdir()}
+
+
+def test_probe_tasks_have_their_own_help(capsys):
+    helps = {}
+    for task in ("pos", "wic"):
+        with pytest.raises(SystemExit):
+            main(["probe", task, "--help"])
+        helps[task] = capsys.readouterr().out
+    assert "--codelength" in helps["pos"] and "--tagset" in helps["pos"] and "95 %" in helps["pos"]
+    assert "--codelength" not in helps["wic"] and "WiC" in helps["wic"] and helps["pos"] != helps["wic"]
+
+
 def test_probe_cli_bad_input_saves_nothing(tmp_path, capsys):
     bad = tmp_path / "bad.conllu"
     bad.write_text("1\tThe\tthe\tDET\n")

@@ -238,7 +238,8 @@ def _summary(results) -> str:
     if chosen:
         lines += ["best layer per model and task, chosen on dev (ties all listed; test scored once per layer):"]
         for c in chosen:
-            lines += [f"  {c['model']} {c['task']}: layer {', '.join(map(str, c['best_layers']))}: " + "; ".join(
+            tie = " (a tie)" if len(c["best_layers"]) > 1 else ""
+            lines += [f"  {c['model']} {c['task']}{tie}: " + "; ".join(
                 f"layer {l}: dev {c['dev_accuracy'][l]:.4f}, test {c['test_accuracy'][l]:.4f}"
                 + (f" [{c['ci_low'][l]:.4f}, {c['ci_high'][l]:.4f}]" if c["ci_low"] else "")
                 + f", selectivity {c['selectivity'][l]:.4f}" for l in c["best_layers"])]
