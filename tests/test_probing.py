@@ -262,7 +262,8 @@ def test_random_copy_keeps_architecture_and_tokenizer_with_new_weights():
     fresh = random_copy(model, seed=1)
     assert fresh.n_layers == model.n_layers and fresh.tokenizer is model.tokenizer and "random" in fresh.name
     assert fresh.fingerprint() != model.fingerprint() and fresh.fingerprint() == random_copy(model, 1).fingerprint()
-    assert fresh.trace(words=["a", "b"]).word_vectors(1).shape == model.trace(words=["a", "b"]).word_vectors(1).shape
+    shape = model.trace(words=["a", "b"]).word_vectors(1).shape
+    assert fresh.trace(words=["a", "b"]).word_vectors(1).shape == shape
 
 
 def test_layer_figure_names_every_line_and_lines_up_models_of_different_depth():
@@ -277,7 +278,8 @@ def test_layer_figure_names_every_line_and_lines_up_models_of_different_depth():
     assert [t.name for t in fig.data] == ["deep", "shallow", "word type baseline (0.600)"]
     assert fig.layout.xaxis.dtick == 1 and fig.data[0].error_y.array is not None
     relative = layer_figure(df, "pos", "accuracy", relative=True)
-    assert max(relative.data[0].x) == max(relative.data[1].x) == 1 and "relative depth" in relative.layout.xaxis.title.text
+    assert max(relative.data[0].x) == max(relative.data[1].x) == 1
+    assert "relative depth" in relative.layout.xaxis.title.text
 
 
 # -- POS on real models ----------------------------------------------------------------------------
@@ -470,7 +472,8 @@ def test_probe_cli_reports_dev_choice_control_model_and_conditional_bits(tmp_pat
                  "--relative-depth"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "chosen on dev" in printed and "below word type" in printed and "control" not in printed.split("per layer")[0]
+    assert "chosen on dev" in printed and "below word type" in printed
+    assert "control" not in printed.split("per layer")[0]  # no best layer named for the control task
     df = pd.read_csv(out / "results.csv")
     assert set(df.model) == {"tiny-gpt", "tiny-gpt (random init)"}
     assert {"dev_accuracy", "accuracy_ci_low", "conditional_bits", "best_layer", "below_word_type"} <= set(df.metric)

@@ -11,7 +11,19 @@ large ones) predicts each word's tag from its cached vector. Beside it:
   scale gamma learned together with the probe, the weights showing which layers the task uses.
   Each layer is standardised first (transformer layers differ in scale by orders of magnitude).
 
-Results are tidy tables (model, layer, task, metric, value, n); figures are built from them.
+Choosing without peeking: a dev set (given, or a seeded share of the training sentences) picks each layer's l2
+(``l2_grid``) and the best layer(s) (``best_layer`` rows: every layer within ``tie_tolerance`` of the best dev
+accuracy, so ties are reported as ties); the test set is scored once per layer, with a bootstrap 95 % interval over
+test sentences (``accuracy_ci_low``/``_high``). ``best_layer_selectivity`` is the selectivity at the chosen layer(s);
+the control task gets no best layer. ``below_word_type`` (1.0) marks a layer whose test accuracy is not above the
+word-type baseline. What a layer adds beyond word identity, optionally:
+- MDL online codelength (Voita & Titov 2020): ``codelength_bits`` and ``compression`` (uniform / online codelength);
+- conditional probing (Hewitt et al. 2021): ``conditional_bits`` = H_V(y | B) - H_V(y | B, h_l) on test, B the
+  word type (one-hot) or layer 0; ~0 when h_l is B itself;
+- a random-init control model (``zoo.random_copy``): the same probes on the untrained architecture.
+
+Results are tidy tables (model, layer, task, metric, value, n); figures, ``layer_table`` (one row per layer, with a
+flag column) and ``summary`` (for config.json) are built from them.
 """
 import hashlib
 import json

@@ -247,8 +247,8 @@ def _summary(results) -> str:
         lines += ["", "per layer:", probing.layer_table(results[results.task.isin(tasks)]).round(4)
                   .to_string(index=False)]
     per_layer = results.dropna(subset=["layer"])
-    per_layer = per_layer[~per_layer.metric.isin(["mix_weight", "threshold"]) & ~per_layer.metric.str.contains("control")
-                          & ~per_layer.task.isin({c["task"] for c in chosen})]
+    shown = per_layer.metric.isin(["mix_weight", "threshold"]) | per_layer.metric.str.contains("control")
+    per_layer = per_layer[~shown & ~per_layer.task.isin({c["task"] for c in chosen})]
     if not per_layer.empty:
         best = per_layer.loc[per_layer.groupby(["model", "task", "metric"]).value.idxmax()]
         lines += ["", "highest layer per model, task and metric (these tasks have no dev set to choose on):",
