@@ -180,6 +180,7 @@ def test_word_type_baseline_of_conditional_probing_knows_what_the_word_says():
     x = torch.randn(2000, 1, generator=gen)
     by_word = torch.tensor([int(w[1:]) % 2 for w in words])  # the label is the word's: x adds nothing
     by_x = (x[:, 0] > 0).long()  # the label is x's: the word type adds nothing
+    assert [i.tolist() for i in word_ids(["a", "a", "b"], ["b", "c", "a"])] == [[0, 0, 1], [1, 1, 0]]  # b: once
     ids_train, ids_test = word_ids(words[:1500], words[1500:])
     assert ids_test.max() <= 40 and len(set(ids_train.tolist())) == len(set(words[:1500]))
     tr, te = slice(0, 1500), slice(1500, None)

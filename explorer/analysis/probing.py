@@ -347,9 +347,12 @@ def conditional_information(base: tuple, x: tuple, y: tuple, n_classes: int, set
     return dict(baseline_bits=baseline_bits, bits=both, information_bits=baseline_bits - both)
 
 
-def word_ids(train_words: list[str], *others: list[str]) -> list[torch.Tensor]:
-    """Word-type ids for the one-hot baseline: training types 0..V-1, words never seen in training V."""
-    index = {w: i for i, w in enumerate(dict.fromkeys(train_words))}
+def word_ids(train_words: list[str], *others: list[str], min_count: int = 2) -> list[torch.Tensor]:
+    """Word-type ids for the one-hot baseline: types seen at least ``min_count`` times in training 0..V-1, all
+    others V. Training singletons share the unknown id so that it is trained on words like the test's unseen ones
+    (and a layer's residual from its word-type mean looks alike for them in training and test)."""
+    counts = Counter(train_words)
+    index = {w: i for i, w in enumerate(w for w in dict.fromkeys(train_words) if counts[w] >= min_count)}
     return [torch.tensor([index.get(w, len(index)) for w in words]) for words in (train_words, *others)]
 
 
