@@ -9,15 +9,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from .errors import ExplorerError
+from .paths import display_name
 from .families import family, for_model_type
 from .families.base import Model
 from .families.hf import HFModel
-
-
-def display_name(directory: Path) -> str:
-    """A folder's name, with its parent's when the name alone says nothing (".../minilm/model")."""
-    return directory.name if directory.name not in ("model", "checkpoint", "final") else \
-        f"{directory.parent.name}/{directory.name}"
 
 
 def check_safetensors(path: Path) -> None:

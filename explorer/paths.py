@@ -9,3 +9,9 @@ CACHE = LT_HOME / "cache"
 SWEEPS = LT_HOME / "transfer"  # use-and-gain sweeps started from the app
 # The real datasets, read in place beside the checkout (never copied into it): see ../shared/data/README.md.
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def display_name(directory: Path) -> str:
+    """A folder's name, with its parent's when the name alone says nothing (".../minilm/model")."""
+    return directory.name if directory.name not in ("model", "checkpoint", "final") else \
+        f"{directory.parent.name}/{directory.name}"

@@ -82,3 +82,20 @@ def _exists(path: Path) -> bool:
         return path.exists()
     except OSError:  # a name too long to be a path, for instance
         return False
+
+
+def random_copy(model, seed: int = 0):
+    """The same architecture and tokenizer with fresh random weights, initialised as the family initialises a model
+    before training: a control model, so a probe's result on it shows what the architecture and the input alone
+    give, and the gap to the trained model what training added."""
+    import torch
+
+    net = model.net
+    with torch.random.fork_rng(devices=[]):  # seeded here without moving the caller's random state
+        torch.manual_seed(seed)
+        if isinstance(net.config, dict):  # our own networks (ELMo) keep their constructor's arguments
+            fresh = type(net)(**net.config)
+        else:  # transformers: the config rebuilds the same network with its own initialisation
+            fresh = type(net)._from_config(net.config, attn_implementation="eager")
+    return type(model)(fresh.float().eval(), model.tokenizer, f"{model.name} (random init)", model.spec,
+                       card=dict(model.card, control=f"random initialisation, seed {seed}"))

@@ -305,6 +305,20 @@ def test_probing_pos_on_the_demo_set_with_controls_and_scalar_mix(app):
     assert any(b.proto.label == "Configuration (JSON)" for b in at.get("download_button"))
 
 
+def test_probing_pos_with_a_random_init_control_model_and_conditional_bits(app):
+    at = app("gpt2", page="probing")
+    at.checkbox(key="probing-mix").uncheck()
+    at.checkbox(key="probing-control-model").check()
+    at.checkbox(key="probing-conditional").check()
+    _run_probes(at)
+    assert_clean(at)
+    results = at.dataframe[0].value
+    assert len(set(results.model)) == 2 and any("random init" in m for m in results.model)
+    assert {"conditional_bits", "best_layer", "below_word_type", "accuracy_ci_low"} <= set(results.metric)
+    assert "flag" in at.dataframe[1].value.columns
+    assert any("chosen on dev" in m.value for m in at.markdown)
+
+
 @pytest.mark.parametrize("task, metric", [("wsd", "f1"), ("wic", "accuracy")])
 def test_probing_word_senses_on_the_demo_set(app, task, metric):
     at = app("bert", page="probing")

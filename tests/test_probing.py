@@ -14,8 +14,10 @@ from explorer.analysis import features as feature_cache
 from explorer.analysis.features import EmptyWordWarning, extract_features
 from explorer.analysis.geometry import (geometry_figure, layer_geometry, sense_points, separation, separation_figure,
                                        tag_points)
-from explorer.analysis.probing import (COLUMNS, ProbeSettings, control_tags, fit_probe, label_ids, majority_accuracy,
-                                       mix_weights_figure, pos_probe, save_run, selectivity_figure,
+from explorer.analysis.probing import (COLUMNS, ProbeSettings, bootstrap_interval, conditional_information,
+                                       control_tags, dev_split, fit_probe, label_ids, layer_figure, layer_table,
+                                       majority_accuracy, mix_weights_figure, online_codelength, pos_probe, save_run,
+                                       selection_rows, selectivity_figure, summary, table, tied_best, word_ids,
                                        word_type_accuracy)
 from explorer.analysis.wsd import (best_threshold, framework_scores, most_frequent_senses, wic_probe, wsd_probe)
 from explorer.cli import main
@@ -147,6 +149,139 @@ def test_label_checks_name_the_problem():
         label_ids(["NOUN", "NOUN"], ["NOUN"])
     classes, _, test = label_ids(["NOUN", "VERB"], ["INTJ", "NOUN", "INTJ"])  # unseen: a label nothing predicts
     assert classes == ["NOUN", "VERB"] and test.tolist() == [-1, 0, -1]
+
+
+# -- measures: dev choice, intervals, codelength, conditional information ---------------------------
+
+def test_online_codelength_compresses_learnable_labels_and_not_random_ones():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 1, generator=gen)
+    learnable = online_codelength(x, (x[:, 0] > 0).long(), 2, ProbeSettings())
+    assert learnable["uniform_codelength_bits"] == pytest.approx(2000)  # 1 bit a label for 2 classes
+    assert learnable["compression"] > 5
+    noise = online_codelength(x, torch.randint(2, (2000,), generator=gen), 2, ProbeSettings())
+    assert 0.9 < noise["compression"] < 1.05  # nothing to learn: the online code is no shorter than uniform
+
+
+def test_conditional_information_is_zero_for_the_baseline_itself_and_positive_for_new_information():
+    gen = torch.Generator().manual_seed(0)
+    base, x = torch.randn(2000, 4, generator=gen), torch.randn(2000, 1, generator=gen)
+    y = (x[:, 0] > 0).long()  # the baseline knows nothing of y, x everything
+    tr, te = slice(0, 1500), slice(1500, None)
+    same = conditional_information((base[tr], base[te]), (base[tr], base[te]), (y[tr], y[te]), 2, ProbeSettings())
+    assert abs(same["information_bits"]) < 0.01 and same["baseline_bits"] == pytest.approx(1, abs=0.05)
+    new = conditional_information((base[tr], base[te]), (x[tr], x[te]), (y[tr], y[te]), 2, ProbeSettings())
+    assert new["information_bits"] > 0.7
+
+
+def test_word_type_baseline_of_conditional_probing_knows_what_the_word_says():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in rng.integers(40, size=2000)]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 1, generator=gen)
+    by_word = torch.tensor([int(w[1:]) % 2 for w in words])  # the label is the word's: x adds nothing
+    by_x = (x[:, 0] > 0).long()  # the label is x's: the word type adds nothing
+    assert [i.tolist() for i in word_ids(["a", "a", "b"], ["b", "c", "a"])] == [[0, 0, 1], [1, 1, 0]]  # b: once
+    ids_train, ids_test = word_ids(words[:1500], words[1500:])
+    assert ids_test.max() <= 40 and len(set(ids_train.tolist())) == len(set(words[:1500]))
+    tr, te = slice(0, 1500), slice(1500, None)
+    ids, xs = (ids_train, ids_test), (x[tr], x[te])
+    nothing = conditional_information(ids, xs, (by_word[tr], by_word[te]), 2, ProbeSettings())
+    something = conditional_information(ids, xs, (by_x[tr], by_x[te]), 2, ProbeSettings())
+    assert abs(nothing["information_bits"]) < 0.05 and something["information_bits"] > 0.7
+
+
+def test_best_layer_is_chosen_on_dev_not_test_and_ties_are_all_reported():
+    rows = [(0, "dev_accuracy", 0.90), (1, "dev_accuracy", 0.80), (2, "dev_accuracy", 0.90),
+            (0, "accuracy", 0.70), (1, "accuracy", 0.95), (2, "accuracy", 0.80),  # test would pick layer 1
+            (0, "selectivity", 0.1), (1, "selectivity", 0.2), (2, "selectivity", 0.3)]
+    chosen = selection_rows(rows, word_type=0.75)
+    assert [l for l, m, _ in chosen if m == "best_layer"] == [0, 2]  # dev's choice, both tied layers
+    assert {l: v for l, m, v in chosen if m == "best_layer_selectivity"} == {0: 0.1, 2: 0.3}
+    assert {l: v for l, m, v in chosen if m == "below_word_type"} == {0: 1.0, 1: 0.0, 2: 0.0}
+    assert tied_best({0: 0.90, 1: 0.897, 2: 0.80}, tolerance=0.005) == [0, 1]
+    assert tied_best({0: 0.90, 1: 0.897}) == [0]
+    df = table([dict(model="m", layer=l, task="pos", metric=m, value=v, n=10) for l, m, v in rows + chosen]
+               + [dict(model="m", layer=None, task="pos", metric="word_type_baseline", value=0.75, n=10)])
+    [s] = summary(df)
+    assert s["best_layers"] == [0, 2] and s["test_accuracy"] == {0: 0.70, 2: 0.80} and s["below_word_type"] == [0]
+    flags = layer_table(df).set_index("layer").flag
+    assert flags[0] == "best (dev); below word type" and flags[1] == "" and flags[2] == "best (dev)"
+
+
+def test_dev_split_holds_out_whole_training_sentences_and_keeps_every_tag_in_training(demo_pos, cache):
+    from explorer.analysis.probing import tagged_data
+
+    data = tagged_data(make_tiny("gpt2"), demo_pos[0], "upos", "first", cache)
+    train, dev = dev_split(data, 0.1, seed=0)
+    assert set(train.sentences()).isdisjoint(dev.sentences())
+    assert len(train.tags) + len(dev.tags) == len(data.tags) and set(train.tags) == set(data.tags)
+    assert 0.05 < len(set(dev.sentences())) / len(set(data.sentences())) < 0.11
+    assert np.array_equal(dev_split(data, 0.1, seed=0)[1].rows, dev.rows)
+
+
+def test_bootstrap_interval_resamples_sentences_and_covers_the_accuracy():
+    rng = np.random.default_rng(0)
+    correct, groups = rng.random(2000) < 0.8, np.arange(2000) // 20
+    low, high = bootstrap_interval(correct, groups, seed=0)
+    assert low < correct.mean() < high and 0.02 < high - low < 0.08
+    assert bootstrap_interval(correct, groups, seed=0) == (low, high)
+    # whole sentences right or wrong: far fewer independent draws, so a much wider interval
+    clustered = np.repeat(rng.random(100) < 0.8, 20)
+    c_low, c_high = bootstrap_interval(clustered, groups, seed=0)
+    assert c_high - c_low > 2 * (high - low)
+
+
+def test_pos_probe_reports_dev_choice_intervals_codelength_and_conditional_bits(demo_pos, cache):
+    model = make_tiny("gpt2")
+    settings = ProbeSettings(mix=False, codelength=True, conditional="layer0", l2_grid=(1e-4, 1e-1), bootstrap=200)
+    df = pos_probe(model, *demo_pos, settings=settings, cache_dir=cache)
+    layers = list(range(model.n_layers + 1))
+    for name in ("dev_accuracy", "accuracy_ci_low", "accuracy_ci_high", "below_word_type", "compression",
+                 "codelength_bits", "conditional_bits", "l2"):
+        assert list(metric(df, name).layer) == layers, name
+    acc, low, high = (metric(df, m).set_index("layer").value for m in ("accuracy", "accuracy_ci_low",
+                                                                        "accuracy_ci_high"))
+    assert (low <= acc).all() and (acc <= high).all()
+    dev = metric(df, "dev_accuracy").set_index("layer").value
+    assert set(metric(df, "best_layer").layer) == set(dev[dev == dev.max()].index)
+    assert abs(metric(df, "conditional_bits", 0)) < 0.02  # layer 0 adds nothing to itself
+    assert metric(df, "uniform_codelength_bits").value.iloc[0] > metric(df, "codelength_bits").value.min()
+    assert not (df.metric == "best_control_layer").any() and set(metric(df, "l2").value) <= {1e-4, 1e-1}
+
+
+def test_pos_probe_uses_a_given_dev_set_to_choose(demo_pos, cache):
+    train, test = demo_pos
+    df = pos_probe(make_tiny("gpt"), train, test, dev=test[:20], settings=ProbeSettings(mix=False, bootstrap=0),
+                   cache_dir=cache)
+    assert metric(df, "dev_accuracy").value.between(0, 1).all() and not (df.metric == "accuracy_ci_low").any()
+
+
+def test_random_copy_keeps_architecture_and_tokenizer_with_new_weights():
+    from explorer.zoo import random_copy
+
+    model = make_tiny("bert")
+    fresh = random_copy(model, seed=1)
+    assert fresh.n_layers == model.n_layers and fresh.tokenizer is model.tokenizer and "random" in fresh.name
+    assert fresh.fingerprint() != model.fingerprint() and fresh.fingerprint() == random_copy(model, 1).fingerprint()
+    shape = model.trace(words=["a", "b"]).word_vectors(1).shape
+    assert fresh.trace(words=["a", "b"]).word_vectors(1).shape == shape
+
+
+def test_layer_figure_names_every_line_and_lines_up_models_of_different_depth():
+    rows = [dict(model=m, task="pos", layer=l, metric="accuracy", value=0.5 + l / 10, n=1)
+            for m, depth in (("deep", 6), ("shallow", 2)) for l in range(depth + 1)]
+    rows += [dict(model=m, task="pos", layer=l, metric=f"accuracy_ci_{b}", value=0.5 + l / 10 + d, n=1)
+             for m, depth in (("deep", 6), ("shallow", 2)) for l in range(depth + 1) for b, d in (("low", -.01),
+                                                                                                  ("high", .01))]
+    rows += [dict(model="deep", task="pos", layer=None, metric="word_type_baseline", value=0.6, n=1)]
+    df = table(rows)
+    fig = layer_figure(df, "pos", "accuracy")
+    assert [t.name for t in fig.data] == ["deep", "shallow", "word type baseline (0.600)"]
+    assert fig.layout.xaxis.dtick == 1 and fig.data[0].error_y.array is not None
+    relative = layer_figure(df, "pos", "accuracy", relative=True)
+    assert max(relative.data[0].x) == max(relative.data[1].x) == 1
+    assert "relative depth" in relative.layout.xaxis.title.text
 
 
 # -- POS on real models ----------------------------------------------------------------------------
@@ -341,6 +476,33 @@ def test_probe_cli_writes_table_config_and_figures(minilm_path, tmp_path, cache)
     assert config["data"]["train"]["sha256"] == hashlib.sha256(DEMO_POS_TRAIN.read_bytes()).hexdigest()
     assert config["models"][0]["weights_sha256"] and config["settings"]["seed"] == 0
     assert {"accuracy.html", "selectivity.html"} <= {p.name for p in out.iterdir()}
+
+
+def test_probe_cli_reports_dev_choice_control_model_and_conditional_bits(tmp_path, cache, capsys):
+    out = tmp_path / "pos"
+    code = main(["probe", "pos", "--model", str(make_tiny_dir(tmp_path)), "--out", str(out), "--cache", str(cache),
+                 "--no-png", "--no-mix", "--bootstrap", "50", "--conditional", "layer0", "--control-model",
+                 "--relative-depth"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "chosen on dev" in printed and "below word type" in printed
+    assert "control" not in printed.split("per layer")[0]  # no best layer named for the control task
+    df = pd.read_csv(out / "results.csv")
+    assert set(df.model) == {"tiny-gpt", "tiny-gpt (random init)"}
+    assert {"dev_accuracy", "accuracy_ci_low", "conditional_bits", "best_layer", "below_word_type"} <= set(df.metric)
+    config = json.loads((out / "config.json").read_text())
+    assert [s["model"] for s in config["summary"]] == ["tiny-gpt", "tiny-gpt (random init)"]
+    assert config["settings"]["conditional"] == "layer0" and "conditional_bits.html" in {p.name for p in out.iterdir()}
+
+
+def test_probe_tasks_have_their_own_help(capsys):
+    helps = {}
+    for task in ("pos", "wic"):
+        with pytest.raises(SystemExit):
+            main(["probe", task, "--help"])
+        helps[task] = capsys.readouterr().out
+    assert "--codelength" in helps["pos"] and "--tagset" in helps["pos"] and "95 %" in helps["pos"]
+    assert "--codelength" not in helps["wic"] and "WiC" in helps["wic"] and helps["pos"] != helps["wic"]
 
 
 def test_probe_cli_bad_input_saves_nothing(tmp_path, capsys):

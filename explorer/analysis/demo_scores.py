@@ -23,6 +23,8 @@ def demo_scores(model) -> dict[str, str]:
 
 
 def _best(results: pd.DataFrame, metric: str) -> str:
+    """The test score at the layer dev chose (POS; the lowest of tied ones), else at the highest (WSD has no dev)."""
     rows = results[(results.metric == metric) & results.layer.notna()]
-    best = rows.loc[rows.value.idxmax()]
+    chosen = results[results.metric == "best_layer"].layer
+    best = rows[rows.layer == chosen.min()].iloc[0] if len(chosen) else rows.loc[rows.value.idxmax()]
     return f"{best.value:.0%} (layer {int(best.layer)})"

@@ -11,7 +11,19 @@ large ones) predicts each word's tag from its cached vector. Beside it:
   scale gamma learned together with the probe, the weights showing which layers the task uses.
   Each layer is standardised first (transformer layers differ in scale by orders of magnitude).
 
-Results are tidy tables (model, layer, task, metric, value, n); figures are built from them.
+Choosing without peeking: a dev set (given, or a seeded share of the training sentences) picks each layer's l2
+(``l2_grid``) and the best layer(s) (``best_layer`` rows: every layer within ``tie_tolerance`` of the best dev
+accuracy, so ties are reported as ties); the test set is scored once per layer, with a bootstrap 95 % interval over
+test sentences (``accuracy_ci_low``/``_high``). ``best_layer_selectivity`` is the selectivity at the chosen layer(s);
+the control task gets no best layer. ``below_word_type`` (1.0) marks a layer whose test accuracy is not above the
+word-type baseline. What a layer adds beyond word identity, optionally:
+- MDL online codelength (Voita & Titov 2020): ``codelength_bits`` and ``compression`` (uniform / online codelength);
+- conditional probing (Hewitt et al. 2021): ``conditional_bits`` = H_V(y | B) - H_V(y | B, h_l) on test, B the
+  word type (one-hot) or layer 0; ~0 when h_l is B itself;
+- a random-init control model (``zoo.random_copy``): the same probes on the untrained architecture.
+
+Results are tidy tables (model, layer, task, metric, value, n); figures, ``layer_table`` (one row per layer, with a
+flag column) and ``summary`` (for config.json) are built from them.
 Test tags never seen in training count as errors; the row ``unseen_test_tags`` says how many there were.
 """
 import hashlib
@@ -21,7 +33,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +65,23 @@ class ProbeSettings:
     mix: bool = True  # learn an ELMo-style scalar mix over all layers
     mix_max_rows: int = 50_000  # training rows the scalar mix sees (all layers are held in memory at once)
     seed: int = 0
+    dev_fraction: float = 0.1  # share of training sentences held out to pick layer and l2 (when no dev set is given)
+    l2_grid: tuple[float, ...] = ()  # l2 values tried per layer, picked on dev (empty: just l2); earlier wins ties
+    tie_tolerance: float = 0.0  # layers whose dev accuracy is within this of the best are reported as tied
+    bootstrap: int = 1000  # resamples of test sentences for each layer's 95 % interval (0: none)
+    codelength: bool = False  # also the MDL online codelength per layer (Voita & Titov 2020)
+    conditional: str = ""  # "word" or "layer0": also the V-information each layer adds to that baseline
 
     def check(self):
         if self.optimizer not in ("auto", "lbfgs", "adam"):
             raise ExplorerError(f"unknown optimizer {self.optimizer!r}: use auto, lbfgs or adam")
+        if not 0 < self.dev_fraction < 1:
+            raise ExplorerError("dev_fraction must be between 0 and 1 (exclusive)")
+        if self.conditional not in ("", "word", "layer0"):
+            raise ExplorerError(f"unknown conditional baseline {self.conditional!r}: use word or layer0")
+        if self.tie_tolerance < 0 or self.bootstrap < 0 or any(l2 < 0 for l2 in self.l2_grid):
+            raise ExplorerError("tie_tolerance, bootstrap and l2_grid values cannot be negative")
+        self.l2_grid = tuple(float(v) for v in self.l2_grid)  # JSON round trips give lists
         for name in ("max_iter", "epochs", "min_steps", "batch_size", "mix_max_rows"):
             if getattr(self, name) < 1:
                 raise ExplorerError(f"probe setting {name} must be at least 1")
@@ -132,7 +157,7 @@ class ScalarMixProbe(nn.Module):
 
 def standardiser(x: torch.Tensor):
     """Mean and std over rows; constant dimensions get std 1 so they do not blow up."""
-    std, mean = torch.std_mean(x.float(), 0)
+    std, mean = torch.std_mean(x.float(), 0, correction=int(len(x) > 1))  # one row (an MDL block): std 0
     return mean, torch.where(std > 1e-6, std, torch.ones_like(std))
 
 
@@ -205,6 +230,149 @@ def fit_scalar_mix(x: torch.Tensor, y: torch.Tensor, n_classes: int, settings: P
     return probe.eval()
 
 
+# -- what a layer adds: codelength, conditional information, intervals -----------------------------
+
+class ConditionalProbe(nn.Module):
+    """Logits = E[id] + W standardise(h) + b on rows [id, h...]: E is a one-hot word-type baseline (one row per
+    training type, one for unseen words) and h any dense vectors, so one class probes [B], [B; h_l] or [h_0; h_l]."""
+
+    def __init__(self, mean, std, n_ids: int, n_classes: int):
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.embed = nn.Embedding(n_ids, n_classes)
+        self.linear = nn.Linear(mean.shape[-1], n_classes)
+        nn.init.zeros_(self.embed.weight)
+        nn.init.zeros_(self.linear.weight)
+        self.n_classes = [n_classes]
+
+    forward = Probe.forward
+    predict = Probe.predict
+
+    def standardise(self, x):
+        return torch.cat([x[:, :1].float(), (x[:, 1:].float() - self.mean) / self.std], 1)
+
+    def scores(self, z) -> list[torch.Tensor]:
+        return [self.embed(z[:, 0].long()) + self.linear(z[:, 1:])]
+
+    def penalty(self):
+        return (self.embed.weight ** 2).sum() + (self.linear.weight ** 2).sum()
+
+
+@torch.no_grad()
+def cross_entropy_bits(probe, x, y, batch_size: int = 8192) -> float:
+    """Mean -log2 p(y | x) under the probe's first head: the V-entropy estimate on held-out rows."""
+    total = sum(nn.functional.cross_entropy(probe(x[i:i + batch_size])[0], y[i:i + batch_size], reduction="sum",
+                                            ignore_index=-1) for i in range(0, len(y), batch_size))
+    return float(total) / max(int((y >= 0).sum()), 1) / math.log(2)  # -1: a label training never had (dev only)
+
+
+MDL_FRACTIONS = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.0625, 0.125, 0.25, 0.5, 1.0)
+MDL_L2 = (1e-1, 1e-2, 1e-3, 1e-4)  # probes on a few hundred rows need far more penalty than on the whole set
+
+
+def online_codelength(x, y, n_classes: int, settings: ProbeSettings, fractions=MDL_FRACTIONS) -> dict:
+    """Voita & Titov's (2020) online code: the first block is sent with a uniform code, each later block with a
+    probe trained on every block before it. compression = uniform codelength / online codelength (1: nothing
+    learnable; higher: the labels are easier to extract from x).
+
+    The l2 (settings.l2_grid, else MDL_L2) is chosen prequentially: each block is coded with the l2 that coded the
+    block before it best (the strongest for the first), a choice the receiver can repeat, so the code stays valid."""
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(settings.seed))
+    x, y = x[order], y[order]
+    ends = sorted({max(1, round(f * len(y))) for f in fractions} | {len(y)})
+    grid = sorted(settings.l2_grid or MDL_L2, reverse=True)
+    uniform, bits, pick = len(y) * math.log2(n_classes), ends[0] * math.log2(n_classes), 0
+    for start, end in zip(ends, ends[1:]):
+        costs = [cross_entropy_bits(fit_probe(x[:start], [y[:start]], [n_classes], replace(settings, l2=l2)),
+                                    x[start:end], y[start:end]) * (end - start) for l2 in grid]
+        bits, pick = bits + costs[pick], int(np.argmin(costs))
+    return dict(codelength_bits=bits, uniform_codelength_bits=uniform, compression=uniform / bits)
+
+
+def conditional_inputs(base: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+    """Rows [id, dense...] for ConditionalProbe: base is word ids (a one-hot word type; integer tensor) or dense
+    vectors (e.g. layer 0, then every row has id 0); x, if given, is the probed layer put beside it."""
+    ids, dense = (base, []) if not base.is_floating_point() else (torch.zeros(len(base), dtype=torch.long), [base])
+    dense = [d.float() for d in dense + ([x] if x is not None else [])]
+    return torch.cat([ids[:, None].float()] + (dense or [torch.zeros(len(ids), 1)]), 1)  # no dense: a constant
+
+
+def residualise(base_train, x_train, *others):
+    """x minus its least-squares prediction from the baseline B (fitted on train), for train and each (base, x) of
+    ``others``. [B; x - x_B] spans the same linear probes as [B; x], but a layer that only repeats B now adds exactly
+    nothing (not a second copy of B that halves its L2 penalty). Columns B explains all but fully become 0."""
+    x_train = x_train.float()
+    if base_train.is_floating_point():
+        design = lambda b: torch.cat([b.float(), torch.ones(len(b), 1)], 1)  # noqa: E731
+        beta = torch.linalg.lstsq(design(base_train), x_train).solution
+        fit = lambda b: design(b) @ beta  # noqa: E731
+    else:  # one-hot word types: the prediction is the type's mean vector (unseen words: the overall mean)
+        n = int(max(b.max() for b in [base_train] + [b for b, _ in others])) + 1
+        sums = torch.zeros(n, x_train.shape[1]).index_add_(0, base_train, x_train)
+        counts = torch.bincount(base_train, minlength=n)[:, None]
+        means = torch.where(counts > 0, sums / counts.clamp(min=1), x_train.mean(0))
+        fit = lambda b: means[b]  # noqa: E731
+    r_train = x_train - fit(base_train)
+    kept = r_train.std(0) > 1e-3 * x_train.std(0).clamp(min=1e-12)
+    return [r_train * kept] + [(x.float() - fit(b)) * kept for b, x in others]
+
+
+def v_entropy_bits(train, test, n_classes: int, settings: ProbeSettings, dev=None) -> float:
+    """H_V(y | inputs) in bits per test token: the test cross-entropy of a ConditionalProbe trained on train.
+    train, test, dev: (inputs, labels); with dev, the l2 of settings.l2_grid with the lowest dev cross-entropy."""
+    n_ids = int(max(part[0][:, 0].max() for part in (train, test, dev) if part is not None)) + 1
+    fits = []
+    for l2 in settings.l2_grid if dev is not None and settings.l2_grid else (settings.l2,):
+        torch.manual_seed(settings.seed)
+        probe = ConditionalProbe(*standardiser(train[0][:, 1:]), n_ids, n_classes)
+        _train(probe, train[0], [train[1]], replace(settings, l2=l2))
+        fits.append((cross_entropy_bits(probe.eval(), *dev) if dev is not None else 0.0, probe))
+    return cross_entropy_bits(min(fits, key=lambda f: f[0])[1], *test)
+
+
+def conditional_information(base: tuple, x: tuple, y: tuple, n_classes: int, settings: ProbeSettings,
+                            baseline_bits: float | None = None) -> dict:
+    """Hewitt et al.'s (2021) conditional probe: I_V(h -> y | B) = H_V(y | B) - H_V(y | B, h), in bits per token,
+    both V-entropies on test. base, x, y: (train, test) or (train, test, dev), dev choosing each probe's l2;
+    ``baseline_bits``: H_V(y | B) if already known (it is the same for every layer).
+    About 0 when h adds nothing to B (h = B), > 0 as far as h carries label information B lacks."""
+    def v_entropy(inputs):
+        parts = list(zip(inputs, y))
+        return v_entropy_bits(parts[0], parts[1], n_classes, settings, *parts[2:])
+
+    if baseline_bits is None:
+        baseline_bits = v_entropy([conditional_inputs(b) for b in base])
+    residual = residualise(base[0], x[0], *zip(base[1:], x[1:]))
+    both = v_entropy([conditional_inputs(b, r) for b, r in zip(base, residual)])
+    return dict(baseline_bits=baseline_bits, bits=both, information_bits=baseline_bits - both)
+
+
+def word_ids(train_words: list[str], *others: list[str], min_count: int = 2) -> list[torch.Tensor]:
+    """Word-type ids for the one-hot baseline: types seen at least ``min_count`` times in training 0..V-1, all
+    others V. Training singletons share the unknown id so that it is trained on words like the test's unseen ones
+    (and a layer's residual from its word-type mean looks alike for them in training and test)."""
+    counts = Counter(train_words)
+    index = {w: i for i, w in enumerate(w for w in dict.fromkeys(train_words) if counts[w] >= min_count)}
+    return [torch.tensor([index.get(w, len(index)) for w in words]) for words in (train_words, *others)]
+
+
+def bootstrap_interval(correct, groups, n: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of accuracy, resampling whole sentences (``groups``: each row's sentence), since the
+    words of one sentence are not independent draws. Same seed, same resamples: layers are compared paired."""
+    _, g = np.unique(np.asarray(groups), return_inverse=True)
+    hits, sizes = np.bincount(g, weights=np.asarray(correct, dtype=float)), np.bincount(g)
+    idx = np.random.default_rng(seed).integers(len(sizes), size=(n, len(sizes)))
+    accs = hits[idx].sum(1) / sizes[idx].sum(1)
+    return tuple(float(q) for q in np.quantile(accs, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def tied_best(scores: dict, tolerance: float = 0.0) -> list:
+    """Every key whose score is within ``tolerance`` of the best: layers a dev set cannot tell apart are ties."""
+    top = max(scores.values())
+    return [k for k, v in scores.items() if v >= top - tolerance - 1e-12]
+
+
 # -- controls and baselines ------------------------------------------------------------------------
 
 def control_tags(train_words: list[str], train_tags: list[str], test_words: list[str], seed: int = 0):
@@ -249,6 +417,13 @@ class TaggedData:
     features: Features
     rows: np.ndarray
 
+    def sentences(self) -> np.ndarray:
+        """Each row's sentence index (to split and resample by sentence, never inside one)."""
+        return np.searchsorted(self.features.offsets, self.rows, side="right") - 1
+
+    def take(self, keep: np.ndarray) -> "TaggedData":
+        return TaggedData([self.words[i] for i in keep], [self.tags[i] for i in keep], self.features, self.rows[keep])
+
 
 def tagged_data(model: Model, sentences: list[TaggedSentence], tagset: str, pool: str, cache_dir=None,
                 progress=False, batch_size=32) -> TaggedData:
@@ -269,6 +444,18 @@ def tagged_data(model: Model, sentences: list[TaggedSentence], tagset: str, pool
 UNSEEN = -1  # the label of a test tag never seen in training: no prediction equals it, so it counts as an error
 
 
+def dev_split(data: TaggedData, fraction: float, seed: int = 0) -> tuple[TaggedData, TaggedData]:
+    """(train, dev): a seeded share of the training sentences held out to choose layer and l2, so the test set
+    is never looked at to choose. Sentences holding a tag that would otherwise leave training stay in it."""
+    sent = data.sentences()
+    ids = np.unique(sent)
+    held = np.random.default_rng(seed).choice(ids, size=max(1, round(fraction * len(ids))), replace=False)
+    in_dev = np.isin(sent, held)
+    lost = set(data.tags) - {t for t, d in zip(data.tags, in_dev) if not d}
+    in_dev &= ~np.isin(sent, [s for s, t in zip(sent, data.tags) if t in lost])
+    return data.take(np.flatnonzero(~in_dev)), data.take(np.flatnonzero(in_dev))
+
+
 def label_ids(train_tags: list[str], test_tags: list[str], what: str = "tag"):
     """Integer labels; fails clearly on a one-class set. Test labels never seen in training get UNSEEN
     (a real test set often holds a rare tag its training slice lacks; refusing it would refuse the set)."""
@@ -277,15 +464,23 @@ def label_ids(train_tags: list[str], test_tags: list[str], what: str = "tag"):
         raise ExplorerError(f"the training set has a single {what} ({classes[0] if classes else 'none'}): "
                             "a probe needs at least two classes to learn anything")
     index = {c: i for i, c in enumerate(classes)}
-    return (classes, torch.tensor([index[t] for t in train_tags]),
-            torch.tensor([index.get(t, UNSEEN) for t in test_tags], dtype=torch.long))
+    return classes, torch.tensor([index[t] for t in train_tags]), known_ids(classes, test_tags)
+
+
+def known_ids(classes: list[str], tags: list[str]) -> torch.Tensor:
+    """Label ids where a label unseen in training is -1, which no prediction matches: it counts as an error
+    (dev tags a held-out slice alone has; control tags drawn for test words only)."""
+    index = {c: i for i, c in enumerate(classes)}
+    return torch.tensor([index.get(t, UNSEEN) for t in tags], dtype=torch.long)
 
 
 def pos_probe(model: Model, train: list[TaggedSentence], test: list[TaggedSentence], *, tagset: str = "upos",
               pool: str = "first", settings: ProbeSettings | None = None, cache_dir=None,
-              progress: bool = False, on_step=None) -> pd.DataFrame:
+              progress: bool = False, on_step=None, dev: list[TaggedSentence] | None = None) -> pd.DataFrame:
     """Per-layer POS probing of one model: the tidy result table (see the module docstring for metrics).
 
+    ``dev`` (else a seeded ``settings.dev_fraction`` of the training sentences) chooses each layer's l2 and the
+    best layer(s); the test set is scored once per layer with what dev chose, and never used to choose.
     ``on_step(done, total, what)`` hears of each stage (word vectors, each layer's probes, the mix); it may raise
     to stop the work (the app's progress bar does when the page is rerun or closed).
     """
@@ -294,21 +489,32 @@ def pos_probe(model: Model, train: list[TaggedSentence], test: list[TaggedSenten
     step("word vectors of every layer")
     tr = tagged_data(model, train, tagset, pool, cache_dir, progress)
     te = tagged_data(model, test, tagset, pool, cache_dir, progress)
+    tr, dv = (tr, tagged_data(model, dev, tagset, pool, cache_dir, progress)) if dev else \
+        dev_split(tr, settings.dev_fraction, settings.seed)
     classes, y_train, y_test = label_ids(tr.tags, te.tags)
+    if not dv.tags:
+        raise ExplorerError("too few training sentences to hold out a dev set for choosing the layer: give a dev set")
     c_train, c_test = control_tags(tr.words, tr.tags, te.words, settings.seed)
-    c_classes, yc_train, yc_test = label_ids(c_train, c_test, "control tag")
+    c_classes, yc_train, _ = label_ids(c_train, [], "control tag")
+    y_dev, yc_test = known_ids(classes, dv.tags), known_ids(c_classes, c_test)
+    labels = dict(train=[y_train, yc_train], dev=y_dev, test=[y_test, yc_test], n=[len(classes), len(c_classes)],
+                  groups=te.sentences())
     task, n = f"pos/{tagset_name(test, tagset)}", len(te.tags)
+    word_type = word_type_accuracy(tr.words, tr.tags, te.words, te.tags)
     rows = [(None, "unseen_test_tags", int((y_test == UNSEEN).sum())),  # scored as errors everywhere
-            (None, "majority_baseline", majority_accuracy(tr.tags, te.tags)),
-            (None, "word_type_baseline", word_type_accuracy(tr.words, tr.tags, te.words, te.tags))]
+            (None, "majority_baseline", majority_accuracy(tr.tags, te.tags)), (None, "word_type_baseline", word_type)]
+    measures = _Measures(dict(train=tr, test=te, dev=dv), dict(train=y_train, test=y_test, dev=y_dev), len(classes),
+                         settings)
     for layer in range(tr.features.n_layers):
         step(f"probes on layer {layer} of {tr.features.n_layers - 1}")
-        x_train, x_test = tr.features.layer(layer, tr.rows), te.features.layer(layer, te.rows)
-        rows += _layer_rows(layer, x_train, x_test, [y_train, yc_train], [y_test, yc_test],
-                            [len(classes), len(c_classes)], settings, "")
+        x = {part: d.features.layer(layer, d.rows) for part, d in (("train", tr), ("dev", dv), ("test", te))}
+        rows += _layer_rows(layer, x, labels, settings, "")
         if settings.mlp_hidden:
-            rows += _layer_rows(layer, x_train, x_test, [y_train, yc_train], [y_test, yc_test],
-                                [len(classes), len(c_classes)], settings, "mlp_")
+            rows += _layer_rows(layer, x, labels, settings, "mlp_")
+        rows += measures.layer_rows(layer, x)
+    for prefix in ("", "mlp_") if settings.mlp_hidden else ("",):
+        rows += selection_rows(rows, word_type, settings.tie_tolerance, prefix)
+    rows += measures.rows
     if settings.mix:
         step("the scalar mix")
         rows += _mix_rows(tr, te, y_train, y_test, len(classes), settings)
@@ -322,11 +528,61 @@ def stepper(on_step, total: int):
     return (lambda what: on_step(next(done), total, what)) if on_step else (lambda what: None)
 
 
-def _layer_rows(layer, x_train, x_test, y_train, y_test, n_classes, settings, prefix):
-    probe = fit_probe(x_train, y_train, n_classes, settings, hidden=settings.mlp_hidden if prefix else 0)
-    acc, control = [float((p == y).float().mean()) for p, y in zip(probe.predict(x_test), y_test)]
-    return [(layer, f"{prefix}accuracy", acc), (layer, f"{prefix}control_accuracy", control),
-            (layer, f"{prefix}selectivity", acc - control)]
+def _layer_rows(layer, x: dict, labels: dict, settings: ProbeSettings, prefix: str):
+    """One probe per l2 on the training rows; dev picks the l2, then test is scored once, with an interval."""
+    grid = settings.l2_grid or (settings.l2,)
+    fits = [fit_probe(x["train"], labels["train"], labels["n"], replace(settings, l2=l2),
+                      hidden=settings.mlp_hidden if prefix else 0) for l2 in grid]
+    dev = [float((p.predict(x["dev"])[0] == labels["dev"]).float().mean()) for p in fits]
+    pick = int(np.argmax(dev))  # the first of equal ones: the grid's order is the preference
+    correct = [(p == y).numpy() for p, y in zip(fits[pick].predict(x["test"]), labels["test"])]
+    acc, control = (float(c.mean()) for c in correct)
+    rows = [(layer, f"{prefix}accuracy", acc), (layer, f"{prefix}control_accuracy", control),
+            (layer, f"{prefix}selectivity", acc - control), (layer, f"{prefix}dev_accuracy", dev[pick])]
+    if settings.bootstrap:
+        low, high = bootstrap_interval(correct[0], labels["groups"], settings.bootstrap, settings.seed)
+        rows += [(layer, f"{prefix}accuracy_ci_low", low), (layer, f"{prefix}accuracy_ci_high", high)]
+    return rows + ([(layer, f"{prefix}l2", grid[pick])] if len(grid) > 1 else [])
+
+
+def selection_rows(rows, word_type: float, tolerance: float = 0.0, prefix: str = ""):
+    """The best layer(s) by dev accuracy (one row each: ties are all reported), selectivity at each, and per layer
+    whether test accuracy fails to beat the word-type baseline (1.0: the layer adds nothing a lookup table lacks)."""
+    per = {m: {l: v for l, mm, v in rows if mm == f"{prefix}{m}"} for m in ("dev_accuracy", "accuracy", "selectivity")}
+    best = tied_best(per["dev_accuracy"], tolerance)
+    return ([(l, f"{prefix}best_layer", per["dev_accuracy"][l]) for l in best]
+            + [(l, f"{prefix}best_layer_selectivity", per["selectivity"][l]) for l in best]
+            + [(l, f"{prefix}below_word_type", float(acc <= word_type)) for l, acc in per["accuracy"].items()])
+
+
+class _Measures:
+    """The optional information measures of each layer (settings.codelength, settings.conditional); the baseline's
+    own V-entropy H_V(y | B) is estimated once and each layer's probe on [B; h_l] compared with it."""
+
+    def __init__(self, data: dict, labels: dict, n_classes: int, settings: ProbeSettings):
+        self.labels, self.n_classes, self.settings, self.rows = labels, n_classes, settings, []
+        self.y = [labels[part] for part in ("train", "test", "dev")]
+        if settings.codelength:
+            self.rows.append((None, "uniform_codelength_bits", len(self.y[0]) * math.log2(n_classes)))
+        if settings.conditional:
+            parts = [data[part] for part in ("train", "test", "dev")]
+            self.base = word_ids(*(d.words for d in parts)) if settings.conditional == "word" else \
+                [d.features.layer(0, d.rows) for d in parts]
+            self.base_bits = None
+
+    def layer_rows(self, layer, x: dict):
+        rows = []
+        if self.settings.codelength:
+            code = online_codelength(x["train"], self.y[0], self.n_classes, self.settings)
+            rows += [(layer, "codelength_bits", code["codelength_bits"]), (layer, "compression", code["compression"])]
+        if self.settings.conditional:
+            info = conditional_information(self.base, [x[p] for p in ("train", "test", "dev")], self.y,
+                                           self.n_classes, self.settings, self.base_bits)
+            if self.base_bits is None:
+                self.base_bits = info["baseline_bits"]
+                self.rows.append((None, f"{self.settings.conditional}_baseline_bits", self.base_bits))
+            rows.append((layer, "conditional_bits", info["information_bits"]))
+        return rows
 
 
 def _mix_rows(tr: TaggedData, te: TaggedData, y_train, y_test, n_classes, settings):
@@ -349,37 +605,98 @@ def table(records: list[dict]) -> pd.DataFrame:
     return df
 
 
+FIRST = ["dev_accuracy", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "control_accuracy", "selectivity",
+         "compression", "codelength_bits", "conditional_bits"]  # the per-layer columns a reader wants first
+FLAGS = ["best_layer", "best_layer_selectivity", "below_word_type"]  # shown as the flag column
+
+
+def layer_table(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per model, task and layer with its metrics side by side, and a flag column naming the best layer(s)
+    dev chose and every layer whose test accuracy is not above the word-type baseline ("below word type")."""
+    df = results[results.layer.notna() & ~results.metric.isin(["mix_weight"])]
+    if df.empty:
+        return pd.DataFrame(columns=["model", "task", "layer", "flag"])
+    wide = df.pivot_table(index=["model", "task", "layer"], columns="metric", values="value", sort=False)
+    flag, prefixes = pd.Series("", index=wide.index), ("", "mlp_")
+    for prefix, probe in zip(prefixes, ("", "MLP ")):
+        if f"{prefix}best_layer" in wide:
+            flag += np.where(wide[f"{prefix}best_layer"].notna(), f"{probe}best (dev); ", "")
+        if f"{prefix}below_word_type" in wide:
+            flag += np.where(wide[f"{prefix}below_word_type"] == 1, f"{probe}below word type; ", "")
+    order = [p + c for p in prefixes for c in FIRST if p + c in wide.columns]
+    order += sorted(set(wide.columns) - set(order) - {p + f for p in prefixes for f in FLAGS})
+    return wide[order].assign(flag=flag.str.rstrip("; ")).reset_index()
+
+
+def summary(results: pd.DataFrame) -> list[dict]:
+    """Per model and task where dev chose layers: the best layer(s) (ties all listed), their dev and test accuracy
+    with its interval, the selectivity there, and the layers not above the word-type baseline (for config.json)."""
+    out = []
+    for (model, task), part in results.groupby(["model", "task"], sort=False):
+        value = part.set_index(["metric", "layer"]).value
+        if "best_layer" not in value.index.get_level_values(0):
+            continue
+        best = [int(l) for l in value["best_layer"].index]
+        at = lambda m: {l: float(value[m][l]) for l in best} if m in value.index.get_level_values(0) else None
+        below = value.get("below_word_type")
+        out.append(dict(model=model, task=task, best_layers=best, dev_accuracy=at("dev_accuracy"),
+                        test_accuracy=at("accuracy"), ci_low=at("accuracy_ci_low"), ci_high=at("accuracy_ci_high"),
+                        selectivity=at("selectivity"), word_type_baseline=float(value["word_type_baseline"].iloc[0]),
+                        below_word_type=[int(l) for l, v in below.items() if v == 1] if below is not None else []))
+    return out
+
+
 BASELINES = {"majority_baseline": "majority", "word_type_baseline": "word type", "mfs_f1": "MFS",
              "majority_accuracy": "majority"}
 
 
+def depth(layer: pd.Series, relative: bool) -> pd.Series:
+    """The x of a layer: its index, or layer / n_layers (0 = embeddings, 1 = top) to line up models of any depth."""
+    return layer / layer.max() if relative else layer
+
+
+def _depth_axis(fig, relative: bool, **where):
+    if relative:
+        fig.update_xaxes(title_text="relative depth (layer / n_layers)", range=[-0.03, 1.03], **where)
+    else:
+        fig.update_xaxes(title_text="layer", dtick=1, tick0=0, **where)  # layers are integers: no 0.5 ticks
+
+
 def layer_figure(results: pd.DataFrame, task: str, metric: str, title: str | None = None, relative: bool = False,
                  metric_name: str | None = None):
-    """metric against layer, one line per model; layer-free baselines and mixes as dashed lines."""
+    """metric against layer, one line per model with its bootstrap 95 % interval where one was computed; the
+    scalar mix (dotted) and the baselines (dashed grey) as flat lines, every line named in the legend."""
     import plotly.graph_objects as go
 
     df = results[results.task == task]
-    fig = go.Figure()
+    fig, span = go.Figure(), [0, 1] if relative else [df.layer.min(), df.layer.max()]
     for i, (model, part) in enumerate(df[df.metric == metric].groupby("model", sort=False)):
         part = part.sort_values("layer")
-        x = part.layer / part.layer.max() if relative else part.layer
-        mix = df[(df.model == model) & (df.metric == f"mix_{metric}")]
-        name = f"{model} (scalar mix {mix.value.iloc[0]:.3f})" if len(mix) else model
-        fig.add_trace(go.Scatter(x=x, y=part.value, mode="lines+markers", name=name, line_color=_color(i)))
+        mine = df[df.model == model]
+        ci = {b: mine[mine.metric == f"{metric}_ci_{b}"].set_index("layer").value for b in ("low", "high")}
+        value = part.set_index("layer").value
+        error = dict(type="data", symmetric=False, array=(ci["high"] - value).tolist(),
+                     arrayminus=(value - ci["low"]).tolist(), thickness=1) if len(ci["low"]) == len(value) else None
+        fig.add_trace(go.Scatter(x=depth(part.layer, relative), y=part.value, mode="lines+markers", name=model,
+                                 line_color=_color(i), error_y=error))
+        mix = mine[mine.metric == f"mix_{metric}"]
         if len(mix):
-            fig.add_hline(y=mix.value.iloc[0], line_dash="dot", line_color=_color(i), line_width=1)
-    for name, label in BASELINES.items():
+            fig.add_trace(go.Scatter(x=span, y=[mix.value.iloc[0]] * 2, mode="lines", line=dict(
+                color=_color(i), dash="dot", width=1), name=f"{model}: scalar mix ({mix.value.iloc[0]:.3f})"))
+    for name, label in BASELINES.items() if metric.endswith(("accuracy", "f1", "precision", "recall")) else ():
         base = df[df.metric == name]
         if len(base):
-            fig.add_hline(y=base.value.iloc[0], line_dash="dash", line_color="grey", annotation_text=label)
+            fig.add_trace(go.Scatter(x=span, y=[base.value.iloc[0]] * 2, mode="lines", name=f"{label} baseline "
+                                     f"({base.value.iloc[0]:.3f})", line=dict(color="grey", dash="dash", width=1)))
     metric_name = metric_name or metric.replace("_", " ")
-    fig.update_layout(title=title or f"{task}: {metric_name} by layer",
-                      xaxis_title="relative depth" if relative else "layer", yaxis_title=metric_name,
+    bars = " (bars: bootstrap 95 % interval over test sentences)" if any(t.error_y.array for t in fig.data) else ""
+    fig.update_layout(title=title or f"{task}: {metric_name} by layer{bars}", yaxis_title=metric_name,
                       template="plotly_white")
+    _depth_axis(fig, relative)
     return fig
 
 
-def selectivity_figure(results: pd.DataFrame, task: str):
+def selectivity_figure(results: pd.DataFrame, task: str, relative: bool = False):
     """Accuracy, control accuracy and selectivity per layer; linear probes solid, MLP probes dashed."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -394,12 +711,13 @@ def selectivity_figure(results: pd.DataFrame, task: str):
                 line = part[part.metric == metric].sort_values("layer")
                 if len(line):  # one legend entry per model (its first line); the hover names the metric
                     first = not any(t.legendgroup == model for t in fig.data)
-                    fig.add_trace(go.Scatter(x=line.layer, y=line.value, mode="lines+markers", name=model,
-                                             line=dict(color=color, dash=dash), marker_symbol=symbol,
+                    fig.add_trace(go.Scatter(x=depth(line.layer, relative), y=line.value, mode="lines+markers",
+                                             name=model, line=dict(color=color, dash=dash), marker_symbol=symbol,
                                              legendgroup=model, showlegend=first,
-                                             hovertemplate=f"{model} {metric.replace('_', ' ')}<br>layer %{{x}}: "
+                                             hovertemplate=f"{model} {metric.replace('_', ' ')}<br>layer "
+                                                           f"{'%{x:.2f}' if relative else '%{x}'}: "
                                                            "%{y:.3f}<extra></extra>"), row=1, col=col)
-    fig.update_xaxes(title_text="layer", dtick=1)
+    _depth_axis(fig, relative)
     fig.update_layout(title=f"{task}: selectivity (Hewitt & Liang control task); linear probes solid, MLP dashed",
                       template="plotly_white", legend=dict(orientation="h", y=-0.25, x=0))  # below: never clipped
     return fig

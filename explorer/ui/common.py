@@ -21,7 +21,7 @@ from explorer import ExplorerError, TruncationWarning
 from explorer.analysis import export
 from explorer.text import check_text
 from explorer.families import REGISTRY, Family
-from explorer.paths import CACHE
+from explorer.paths import CACHE, display_name
 from explorer.zoo import TINY
 
 log = logging.getLogger("explorer.ui")
@@ -203,7 +203,7 @@ def label(name: str) -> str:
     if name in TINY or "/" not in name and "\\" not in name:
         return name
     path = Path(name)
-    return explorer.checkpoints.display_name(path) if _is_dir(path) else name
+    return display_name(path) if _is_dir(path) else name
 
 
 def add_model(name: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from explorer import ExplorerError
+from explorer import ExplorerError, zoo
 from explorer.analysis import probing, wsd
 from explorer.data import conllu, wic
 from explorer.data import wsd as sense_files
@@ -41,11 +41,25 @@ def render():
         mix = cols[2].checkbox("Scalar mix", True, key="probing-mix", disabled=task == "wic")
         mlp = cols[3].checkbox("Also an MLP probe", False, key="probing-mlp", disabled=task != "pos",
                                help="One hidden layer: more capacity, and usually lower selectivity.")
+        cols = st.columns(4)
+        control = cols[0].checkbox("Random-init control model", False, key="probing-control-model",
+                                   help="Also probe a copy of each model with fresh random weights (same architecture "
+                                        "and tokenizer): the gap to it is what training added.")
+        codelength = cols[1].checkbox("MDL codelength", False, key="probing-codelength", disabled=task != "pos",
+                                      help="Voita & Titov (2020): how many bits the tags cost when sent with probes "
+                                           "trained on growing shares of the data. Compression > 1: extractable.")
+        conditional = cols[2].checkbox("Beyond word identity", False, key="probing-conditional",
+                                       disabled=task != "pos",
+                                       help="Hewitt et al. (2021): the bits per word each layer adds to a probe "
+                                            "that already knows the word type (0: nothing beyond a lookup table).")
         run = st.form_submit_button("Run the probes", icon=":material/play_arrow:", type="primary")
     if run:
         with common.guard("The probing run"):
-            settings = probing.ProbeSettings(mix=mix and task != "wic", mlp_hidden=256 if mlp and task == "pos" else 0)
-            results = run_probes(names, task, data(), pool, tagset, settings)
+            pos = task == "pos"
+            settings = probing.ProbeSettings(mix=mix and task != "wic", mlp_hidden=256 if mlp and pos else 0,
+                                             codelength=codelength and pos, conditional="word" if conditional and pos
+                                             else "")
+            results = run_probes(names, task, data(), pool, tagset, settings, control)
             st.session_state[_RESULT] = results
     if _RESULT not in st.session_state:
         st.info("Choose the data and press **Run the probes**: each picked model is probed layer by layer.",
@@ -131,13 +145,16 @@ def stored_upload(task, role, files) -> Path:
 
 
 # -- the run -------------------------------------------------------------------------------------------------
-def run_probes(names, task, data, pool, tagset, settings):
+def run_probes(names, task, data, pool, tagset, settings, control: bool = False):
+    """Every picked model (and, with ``control``, a random-init copy of each) probed in turn."""
     train, test, files, name = data
-    bar = common.StepBar(len(names))
+    bar = common.StepBar(len(names) * (1 + control))
     tables, models = [], []
-    for i, model_name in enumerate(names):
-        bar.model(i, f"Probing {common.label(model_name)}")
+    picked = [(n, False) for n in names] + [(n, True) for n in names if control]
+    for i, (model_name, fresh) in enumerate(picked):
+        bar.model(i, f"Probing {common.label(model_name)}{' with random weights' if fresh else ''}")
         model = common.load_model(model_name)
+        model = zoo.random_copy(model, settings.seed) if fresh else model
         models.append(model)
         if task == "pos":
             tables.append(probing.pos_probe(model, train, test, tagset=tagset, pool=pool, settings=settings,
@@ -167,13 +184,17 @@ def show(run):
     relative = next(cols).checkbox("Relative depth", False, key="probing-relative",
                                    help="Layers as a share of each model's depth, to compare models of different "
                                         "depth.")
+    for c in probing.summary(results[results.task == shown_task]):
+        st.markdown(f"**{c['model']}**: best layer (chosen on dev) "
+                    + ", ".join(f"{l} (test {c['test_accuracy'][l]:.3f}, selectivity {c['selectivity'][l]:.3f})"
+                                for l in c["best_layers"])
+                    + (" — a tie" if len(c["best_layers"]) > 1 else "")
+                    + (f"; not above the word-type baseline ({c['word_type_baseline']:.3f}) at layer"
+                       f" {', '.join(map(str, c['below_word_type']))}" if c["below_word_type"] else ""))
     fig = probing.layer_figure(results, shown_task, metric, relative=relative)
-    if not relative:
-        fig.update_xaxes(dtick=1)
     common.chart(fig, key="probing-layers", data=results, name=f"probe-{shown_task.replace('/', '-')}")
     if task == "pos":
-        fig = probing.selectivity_figure(results, shown_task)
-        fig.update_xaxes(dtick=1)
+        fig = probing.selectivity_figure(results, shown_task, relative=relative)
         common.chart(fig, key="probing-selectivity", data=results, name="probe-selectivity")
     if (results.metric == "mix_weight").any():
         st.caption("The scalar mix: softmax weights over the layers, learned with the probe (ELMo's Figure 2).")
@@ -181,6 +202,9 @@ def show(run):
                      name="probe-mix-weights")
     with st.expander("The result table and the run's configuration"):
         st.dataframe(results, hide_index=True, width="stretch")
+        st.caption("Per layer, side by side; *flag* marks the best layer(s) dev chose and layers whose test accuracy "
+                   "is not above the word-type baseline.")
+        st.dataframe(probing.layer_table(results[results.task == shown_task]), hide_index=True, width="stretch")
         st.json(run["config"], expanded=False)
         st.download_button("Configuration (JSON)", json.dumps(run["config"], indent=2, default=str),
                            file_name="probe-config.json", mime="application/json", icon=":material/download:",
