@@ -94,7 +94,6 @@ class HFModel(Model):
         else:  # hidden states only: the base network, without the heads' vocabulary projection, and sdpa
             with self._attention("sdpa"):
                 out = self.net.base_model(**inputs, output_hidden_states=True)
-        hidden = torch.stack(out.hidden_states)
         att = torch.stack(out.attentions) if attentions else None
         scores = getattr(out, "logits", None)
         if scores is None:
@@ -111,7 +110,7 @@ class HFModel(Model):
                 model=self.name, family=self.family,
                 tokens=self.tokenizer.convert_ids_to_tokens(ids.tolist()),
                 words=words, word_ids=word_ids, input_ids=ids,
-                hidden=hidden[:, b, :n].clone(),
+                hidden=torch.stack([h[b, :n] for h in out.hidden_states]),  # one copy, of this input's tokens
                 attentions=att[:, b, :, :n, :n].clone() if att is not None else None,
                 logits=scores[b, :n].clone() if logits and scores is not None else None,
                 segment_ids=enc["token_type_ids"][b, :n].tolist() if "token_type_ids" in enc else None,
