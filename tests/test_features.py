@@ -14,12 +14,15 @@ SENTENCES = [["The", "quiet", "garden", "opened", "."], ["A", "ship", "answered"
 
 
 def test_hidden_states_alone_equal_the_full_eager_pass(any_family):
-    """Without attentions or logits the trace runs the base network (sdpa where it can): same hidden states."""
+    """Without attentions or logits the trace runs the base network (sdpa where it can): same hidden states; without
+    attentions the whole network runs with sdpa: same logits."""
     fast = any_family.trace_batch(SENTENCES, logits=False)
     full = any_family.trace_batch(SENTENCES, attentions=any_family.spec.attention, logits=True)
-    for a, b in zip(fast, full):
+    no_maps = any_family.trace_batch(SENTENCES, logits=True)  # the whole network, sdpa where it can
+    for a, b, c in zip(fast, full, no_maps):
         assert a.tokens == b.tokens and a.logits is None and b.logits is not None
         torch.testing.assert_close(a.hidden, b.hidden, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(c.logits, b.logits, atol=1e-4, rtol=1e-4)
     if any_family.spec.attention:  # back to eager attention afterwards, which gives the maps
         assert any_family.trace(words=SENTENCES[0]).attentions is not None
 

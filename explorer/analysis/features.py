@@ -5,8 +5,9 @@ memory-mapped as ``Features.vectors``), where the rows are the sentences' select
 (all words for POS, the target words for WSD). Sentences are traced in batches of similar token
 counts, each batch's rows gathered at once and written straight to the file, and probes read it a
 layer at a time, so memory stays bounded whatever the dataset's size. The cache is keyed by the
-model (its name and a hash of its weights), the dataset (sha256 of the words and the selection) and the pooling; a
-second sweep over the same data opens the array instead of running the model again.
+model (its name and a hash of its weights), the dataset (sha256 of the words and the selection)
+and the pooling; a second sweep over the same data opens the array instead of running the model
+again.
 """
 import hashlib
 import json
@@ -146,7 +147,6 @@ def _build(model, sentences, select, key, directory, max_tokens, batch_size, pro
     try:
         first = model.trace(words=sentences[0], attentions=False, logits=False)  # for the layer count and width
         shape = (first.hidden.shape[0], int(offsets[-1]), first.hidden.shape[-1])
-        del first
         np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=shape)
         missing = np.zeros(shape[1], dtype=bool)
         lengths = model.token_counts([list(words) for words in sentences])

@@ -1,5 +1,6 @@
 """What every family shares: input checking, word spans, batching and progress."""
 import hashlib
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,8 @@ class Model:
         self.name = name
         self.spec = spec
         self.card = card or {}
+        # Sessions share a loaded model: a switch of its device or attention holds this while the network runs
+        self._lock = threading.RLock()
 
     @property
     def family(self) -> str:
@@ -110,13 +113,17 @@ class Model:
     @contextmanager
     def on(self, device: str | None = None):
         """The network on ``device`` (see pick_device) for the block, then back where it was; traces made inside
-        hold tensors on that device."""
-        home = self.device
-        self.net.to(pick_device(device))
-        try:
+        hold tensors on that device. Other threads' traces wait while it is elsewhere."""
+        target, home = pick_device(device), self.device
+        if target == home:
             yield self
-        finally:
-            self.net.to(home)
+            return
+        with self._lock:
+            self.net.to(target)
+            try:
+                yield self
+            finally:
+                self.net.to(home)
 
     def fingerprint(self) -> str:
         """sha256 of the model's name and weights."""

@@ -51,7 +51,7 @@ class HFModel(Model):
         cfg = net.config
         self.n_layers, self.n_heads, self.d_model = cfg.num_hidden_layers, cfg.num_attention_heads, cfg.hidden_size
         self.max_len = getattr(cfg, "max_position_embeddings", None) or cfg.n_positions
-        # Hidden-states-only traces switch to sdpa where the network can switch per call (not GPT-1 or GPT-Neo)
+        # Traces without attention maps switch to sdpa where the network can switch per call (not GPT-1 or GPT-Neo)
         self._sdpa = net._supports_sdpa and net._can_set_attn_implementation()
         tokenizer.padding_side = "right"
         if tokenizer.pad_token is None:  # GPT-2 and GPT ship without one; pads are cut away anyway
@@ -89,11 +89,10 @@ class HFModel(Model):
         inputs = {k: enc[k].to(self.device) for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
         if not self.spec.pairs:
             inputs.pop("token_type_ids", None)
-        if attentions or logits:
-            out = self.net(**inputs, output_hidden_states=True, output_attentions=attentions)
-        else:  # hidden states only: the base network, without the heads' vocabulary projection, and sdpa
-            with self._attention("sdpa"):
-                out = self.net.base_model(**inputs, output_hidden_states=True)
+        # Hidden states only: the base network, without the heads' vocabulary projection
+        net = self.net if attentions or logits else self.net.base_model
+        with self._attention("eager" if attentions else "sdpa"):
+            out = net(**inputs, output_hidden_states=True, output_attentions=attentions)
         att = torch.stack(out.attentions) if attentions else None
         scores = getattr(out, "logits", None)
         if scores is None:
@@ -121,15 +120,16 @@ class HFModel(Model):
 
     @contextmanager
     def _attention(self, implementation: str):
-        """The network with ``implementation`` for the block where it can switch (else as loaded: eager)."""
-        loaded = self.net.config._attn_implementation
-        if self._sdpa:
-            self.net.set_attn_implementation(implementation)
-        try:
-            yield
-        finally:
+        """The network with ``implementation`` ("eager" or "sdpa") for the block where it can switch, else eager as
+        loaded; eager again afterwards."""
+        with self._lock:
             if self._sdpa:
-                self.net.set_attn_implementation(loaded)
+                self.net.set_attn_implementation(implementation)
+            try:
+                yield
+            finally:
+                if self._sdpa:
+                    self.net.set_attn_implementation("eager")
 
     # -- token ids in: the analyses' entry points (trace() reads texts) -----------------------------------
     def input_embedding(self) -> torch.nn.Module:
@@ -180,7 +180,8 @@ class HFModel(Model):
     def attend(self, input_ids) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores [B, T, V] (None without a head) and attention maps [n_layers, B, n_heads, T, T] for token ids
         [B, T]."""
-        out = self.net(input_ids=input_ids, output_attentions=True)
+        with self._attention("eager"):
+            out = self.net(input_ids=input_ids, output_attentions=True)
         if not out.attentions:
             raise ExplorerError(f"{self.name} returned no attention maps: load it with eager attention")
         return _head_scores(out), torch.stack(out.attentions)
