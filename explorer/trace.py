@@ -14,7 +14,8 @@ class Trace:
     attentions: [n_layers, n_heads, n_tokens, n_tokens], or None (ELMo, or not asked for).
     logits:     the pretraining head's scores: [n_tokens, vocab] (MLM or next token), or
                 [2, n_tokens, vocab] for ELMo (0: forward LM predicting the next word,
-                1: backward LM predicting the previous one); None when the checkpoint has no head.
+                1: backward LM predicting the previous one); None when the checkpoint has no head or
+                logits were not asked for.
     """
 
     model: str
@@ -27,7 +28,7 @@ class Trace:
     attentions: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     segment_ids: list[int] | None = None
-    nsp_logits: torch.Tensor | None = None  # BERT pretraining head: [IsNext, NotNext]
+    nsp_logits: torch.Tensor | None = None  # BERT pretraining head: [IsNext, NotNext], with the logits
     truncated: bool = False
     extras: dict = field(default_factory=dict)
 

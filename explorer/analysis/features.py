@@ -2,11 +2,12 @@
 
 A dataset of S sentences becomes one float16 .npy array [n_layers + 1, rows, d] on disk (open it
 memory-mapped as ``Features.vectors``), where the rows are the sentences' selected words in order
-(all words for POS, the target words for WSD). Sentences are traced a batch at a time and written
-straight to the file, and probes read it a layer at a time, so memory stays bounded whatever the
-dataset's size. The cache is keyed by the model (its name and
-a hash of its weights), the dataset (sha256 of the words and the selection) and the pooling; a
-second sweep over the same data opens the array instead of running the model again.
+(all words for POS, the target words for WSD). Sentences are traced in batches of similar token
+counts, each batch's rows gathered at once and written straight to the file, and probes read it a
+layer at a time, so memory stays bounded whatever the dataset's size. The cache is keyed by the
+model (its name and a hash of its weights), the dataset (sha256 of the words and the selection)
+and the pooling; a second sweep over the same data opens the array instead of running the model
+again.
 """
 import hashlib
 import json
@@ -23,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import ExplorerError
-from ..families.base import Model
+from ..families.base import Model, pick_device
 from ..paths import CACHE
 
 CACHE_DIR = Path(os.environ.get("LT_FEATURE_CACHE", CACHE / "features"))
@@ -94,10 +95,13 @@ def dataset_fingerprint(sentences: list[list[str]], select: list[list[int]] | No
 
 def extract_features(model: Model, sentences: list[list[str]], *, pool: str = "first",
                      select: list[list[int]] | None = None, cache_dir: str | Path | None = None,
-                     batch_size: int = 32, progress: bool = False) -> Features:
+                     max_tokens: int = 4096, batch_size: int | None = None, device: str | None = None,
+                     progress: bool = False) -> Features:
     """Vectors of every layer for the selected words (default: all) of each sentence, cached.
 
     ``select[i]`` lists the word indices of sentence i to keep, in the order their rows are stored.
+    Sentences are traced in batches of similar token counts, each of at most ``max_tokens`` padded positions
+    (and ``batch_size`` sentences, where given), on ``device`` ("cpu", "cuda", "mps"; None: the best available).
     """
     if pool not in POOLS:
         raise ExplorerError(f"unknown pooling {pool!r}: use one of {', '.join(POOLS)}")
@@ -105,12 +109,14 @@ def extract_features(model: Model, sentences: list[list[str]], *, pool: str = "f
         raise ExplorerError("no sentences to extract features from")
     if select is not None and len(select) != len(sentences):
         raise ExplorerError(f"select has {len(select)} entries for {len(sentences)} sentences")
+    device = pick_device(device)  # refused here, before any work, if this machine lacks it
     key = dict(format=FORMAT_VERSION, model=model.name, model_sha256=model_fingerprint(model),
                dataset_sha256=dataset_fingerprint(sentences, select), pool=pool)
     directory = Path(cache_dir or CACHE_DIR) / _safe(model.name) / (
         f"{key['model_sha256'][:12]}-{key['dataset_sha256'][:16]}-{pool}")
     if not (directory / "meta.json").exists():
-        _build(model, sentences, select, key, directory, batch_size, progress)
+        with model.on(device):
+            _build(model, sentences, select, key, directory, max_tokens, batch_size, progress)
     return open_features(directory)
 
 
@@ -125,7 +131,7 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-80:]
 
 
-def _build(model, sentences, select, key, directory, batch_size, progress):
+def _build(model, sentences, select, key, directory, max_tokens, batch_size, progress):
     pool = key["pool"]
     chosen = [list(range(len(w))) if select is None else list(select[i]) for i, w in enumerate(sentences)]
     for i, (words, idx) in enumerate(zip(sentences, chosen)):
@@ -141,22 +147,21 @@ def _build(model, sentences, select, key, directory, batch_size, progress):
     try:
         first = model.trace(words=sentences[0], attentions=False, logits=False)  # for the layer count and width
         shape = (first.hidden.shape[0], int(offsets[-1]), first.hidden.shape[-1])
-        header = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=shape)
-        writer = _RowWriter(tmp / "vectors.npy", header.offset, shape)
-        del header
+        np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=shape)
         missing = np.zeros(shape[1], dtype=bool)
-        # Similar lengths in a batch waste little on padding; rows still go to each sentence's own place.
-        order = sorted(range(len(sentences)), key=lambda i: sum(len(w) for w in sentences[i]))
+        lengths = model.token_counts([list(words) for words in sentences])
         bar = tqdm(total=len(sentences), desc=f"features from {model.name}", unit="sentence", disable=not progress)
         try:
-            for start in range(0, len(order), batch_size):
-                batch = order[start:start + batch_size]
-                traces = model.trace_batch([list(sentences[i]) for i in batch], batch_size=batch_size)
-                for i, tr in zip(batch, traces):
-                    writer.write(offsets[i], _vectors(tr, sentences[i], i, chosen[i], offsets[i], pool, missing))
+            for batch in _batches(lengths, max_tokens, batch_size):
+                traces = model.trace_batch([list(sentences[i]) for i in batch], batch_size=len(batch))
+                rows, vectors = _gather(traces, [sentences[i] for i in batch], batch, [chosen[i] for i in batch],
+                                        offsets, pool, missing)
+                # Mapped for one batch only: pages a map touches count as the process's memory until it closes
+                stored = np.load(tmp / "vectors.npy", mmap_mode="r+")
+                stored[:, rows] = vectors
+                del stored
                 bar.update(len(batch))
         finally:
-            writer.close()
             bar.close()
         np.save(tmp / "offsets.npy", offsets)
         np.save(tmp / "missing.npy", missing)
@@ -172,40 +177,51 @@ def _build(model, sentences, select, key, directory, batch_size, progress):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-class _RowWriter:
-    """Writes a sentence's rows into every layer of the .npy file with plain positioned writes, so the
-    process never maps (and holds) the growing file."""
-
-    def __init__(self, path: Path, offset: int, shape: tuple):
-        self.fd = os.open(path, os.O_WRONLY)
-        self.offset, (self.n_layers, self.rows, self.dim) = offset, shape
-
-    def write(self, row: int, block: np.ndarray):  # block: float16 [n_layers, n_rows, dim]
-        for layer in range(self.n_layers):
-            position = self.offset + 2 * self.dim * (layer * self.rows + row)
-            os.pwrite(self.fd, np.ascontiguousarray(block[layer]).tobytes(), position)
-
-    def close(self):
-        os.close(self.fd)
+def _batches(lengths: list[int], max_tokens: int, batch_size: int | None):
+    """Sentence indices by token count, in batches whose padded size (sentences x the longest) stays within
+    ``max_tokens`` (a longer sentence goes alone): similar lengths waste little on padding."""
+    batch = []
+    for i in np.argsort(lengths, kind="stable").tolist():
+        if batch and ((len(batch) + 1) * lengths[i] > max_tokens or len(batch) == batch_size):
+            yield batch
+            batch = []
+        batch.append(i)
+    yield batch
 
 
-def _vectors(trace, words: list[str], sentence: int, chosen: list[int], offset: int, pool, missing) -> np.ndarray:
-    """float16 [n_layers, len(chosen), d]: one sentence's selected words. A word the model never saw
-    (cut off by its context, or mapped to no token at all) keeps a zero row marked missing; probes
-    leave such rows out."""
-    layers = torch.stack([trace.word_vectors(layer, pool) for layer in range(trace.hidden.shape[0])])
-    position = _positions(words, trace.words)
-    empty = [w for j, w in enumerate(words) if position[j] is None and j < _last_seen(position)]
-    if empty:
-        warnings.warn(f"{trace.model}'s tokenizer maps {empty} (sentence {sentence}) to no tokens: "
-                      "left out of the probe", EmptyWordWarning)
-    where = np.array([-1 if position[j] is None else position[j] for j in chosen], dtype=np.int64)
-    block = np.zeros((layers.shape[0], len(chosen), layers.shape[-1]), dtype=np.float16)
-    keep = where >= 0
-    missing[offset + np.flatnonzero(~keep)] = True
-    if keep.any():
-        block[:, keep] = layers[:, where[keep]].float().cpu().numpy()
-    return block
+def _gather(traces, words, numbers, chosen, offsets, pool, missing) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's selected words: their rows in the file and float16 vectors [n_layers, rows, d], pooled over
+    all sentences at once. A word the model never saw (cut off by its context, or mapped to no token at all)
+    keeps its zero row, marked missing; probes leave such rows out."""
+    token_word, row_word, rows, base = [], [], [], 0  # traced words numbered across the batch from ``base``
+    for trace, ws, sentence, idx in zip(traces, words, numbers, chosen):
+        position = _positions(ws, trace.words)
+        empty = [w for j, w in enumerate(ws) if position[j] is None and j < _last_seen(position)]
+        if empty:
+            warnings.warn(f"{trace.model}'s tokenizer maps {empty} (sentence {sentence}) to no tokens: "
+                          "left out of the probe", EmptyWordWarning)
+        token_word.append(base + np.array(trace.word_ids, dtype=float))  # None -> nan
+        row_word.append(base + np.array([position[j] for j in idx], dtype=float))
+        rows.append(offsets[sentence] + np.arange(len(idx)))
+        base += len(trace.words)
+    token_word, row_word, rows = (np.concatenate(a) for a in (token_word, row_word, rows))
+    hidden = torch.cat([trace.hidden for trace in traces], dim=1)  # [n_layers, tokens, d]
+    tokens = np.flatnonzero(~np.isnan(token_word))
+    owner = token_word[tokens].astype(np.int64)
+
+    def on_device(index: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(index).to(hidden.device)
+
+    if pool == "first":  # tokens come in order, so a word's first token is where its number first appears
+        per_word = hidden[:, on_device(tokens[np.unique(owner, return_index=True)[1]])]
+    else:
+        per_word = hidden.new_zeros(hidden.shape[0], base, hidden.shape[2])
+        per_word.index_add_(1, on_device(owner), hidden[:, on_device(tokens)])
+        per_word /= on_device(np.bincount(owner, minlength=base))[:, None]
+    keep = ~np.isnan(row_word)
+    missing[rows[~keep]] = True
+    vectors = per_word[:, on_device(row_word[keep].astype(np.int64))]
+    return rows[keep], vectors.to("cpu", torch.float16).numpy()
 
 
 def _positions(words: list[str], traced: list[str]) -> list[int | None]:

@@ -59,7 +59,7 @@ def sample_sentences(sentences: list, cap: int | None, seed: int = 0) -> list:
 
 
 def sense_data(model: Model, sentences: list[SenseSentence], pool: str = "first", cache_dir=None,
-               progress: bool = False, batch_size: int = 32) -> SenseData:
+               progress: bool = False, batch_size: int | None = None) -> SenseData:
     sentences = [s for s in sentences if s.instances]
     if not sentences:
         raise ExplorerError("the sense-annotated set has no instances")

@@ -1,5 +1,7 @@
 """What every family shares: input checking, word spans, batching and progress."""
 import hashlib
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,30 @@ def make_item(text=None, pair=None, words=None) -> Item:
     return Item(text, spans, pair, split_words(pair) if isinstance(pair, str) else join_words(list(pair))[1])
 
 
+DEVICES = ("cpu", "cuda", "mps")
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """``name`` ("cpu", "cuda", "cuda:1", "mps") as a torch device, checked to exist here; None: the best available."""
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if name is None:
+        return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
+    kind = str(name).split(":")[0]
+    if kind not in DEVICES:
+        raise ExplorerError(f"unknown device {name!r}: use one of {', '.join(DEVICES)}")
+    if not available[kind]:
+        here = ", ".join(d for d in DEVICES if available[d])
+        raise ExplorerError(f"device {name!r} is not available on this machine (torch {torch.__version__} sees: "
+                            f"{here}): choose one of those, or give no device for the best available")
+    return torch.device(name)
+
+
+def make_items(inputs) -> list[Item]:
+    """Items from texts, word lists, or (text, pair) tuples."""
+    return [make_item(words=x) if isinstance(x, list) else make_item(*x) if isinstance(x, tuple) else make_item(x)
+            for x in inputs]
+
+
 class Model:
     """A traceable model of one family (``spec``: what its family is and can do). Subclasses implement ``_run``
     and the size properties."""
@@ -50,6 +76,8 @@ class Model:
         self.name = name
         self.spec = spec
         self.card = card or {}
+        # Sessions share a loaded model: a switch of its device or attention holds this while the network runs
+        self._lock = threading.RLock()
 
     @property
     def family(self) -> str:
@@ -78,6 +106,25 @@ class Model:
         """Each block's kind of attention ("global", "local") where blocks differ (GPT-3-style models); else None."""
         return None
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    @contextmanager
+    def on(self, device: str | None = None):
+        """The network on ``device`` (see pick_device) for the block, then back where it was; traces made inside
+        hold tensors on that device. Other threads' traces wait while it is elsewhere."""
+        target, home = pick_device(device), self.device
+        if target == home:
+            yield self
+            return
+        with self._lock:
+            self.net.to(target)
+            try:
+                yield self
+            finally:
+                self.net.to(home)
+
     def fingerprint(self) -> str:
         """sha256 of the model's name and weights."""
         h = hashlib.sha256(self.name.encode())
@@ -100,8 +147,7 @@ class Model:
 
         Pad positions are cut away before anything is returned, so they never reach features.
         """
-        items = [make_item(words=x) if isinstance(x, list) else make_item(*x) if isinstance(x, tuple)
-                 else make_item(x) for x in inputs]
+        items = make_items(inputs)
         out = []
         bar = tqdm(total=len(items), desc=f"tracing with {self.name}", disable=not progress, unit="input")
         for i in range(0, len(items), batch_size):
@@ -110,8 +156,13 @@ class Model:
         bar.close()
         return out
 
+    def token_counts(self, inputs) -> list[int]:
+        """How many positions each input (as trace_batch takes them) fills in the network, within its context."""
+        raise NotImplementedError
+
     @torch.no_grad()
     def _run(self, items: list[Item], attentions: bool, logits: bool) -> list[Trace]:
+        """Traces of ``items``; with neither attentions nor logits asked, families may skip what only those need."""
         raise NotImplementedError
 
     def save(self, directory: str | Path, card: dict | None = None) -> Path:

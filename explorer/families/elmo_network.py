@@ -17,7 +17,7 @@ from torch import nn
 
 from ..errors import ExplorerError, TruncationWarning
 from ..trace import Trace
-from .base import Model
+from .base import Model, make_items
 
 MAX_CHARS = 50
 # AllenNLP's ELMoCharacterMapper: bytes 0-255, then these, all shifted by +1 so that 0 pads.
@@ -97,12 +97,14 @@ class CharEncoder(nn.Module):
 
     def forward(self, chars):
         batch, length, max_chars = chars.shape
-        x = self.char_embedding(chars.view(-1, max_chars)).transpose(1, 2)
+        # A word's vector depends on its characters alone: encode each distinct word of the batch once
+        words, where = torch.unique(chars.view(-1, max_chars), dim=0, return_inverse=True)
+        x = self.char_embedding(words).transpose(1, 2)
         act = ACTIVATIONS[self.activation]
         x = torch.cat([act(conv(x).max(dim=-1).values) for conv in self.convolutions], dim=-1)
         for highway in self.highways:
             x = highway(x)
-        return self.projection(x).view(batch, length, -1)
+        return self.projection(x)[where].view(batch, length, -1)
 
 
 def _reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -206,6 +208,9 @@ class ElmoModel(Model):
         self.n_layers = net.config["n_layers"]
         self.d_model = net.config["d_model"]
 
+    def token_counts(self, inputs) -> list[int]:
+        return [min(len(item.words), self.max_len - 2) + 2 for item in make_items(inputs)]
+
     @torch.no_grad()
     def _run(self, items, attentions, logits):
         words_batch = [item.words for item in items]
@@ -216,7 +221,7 @@ class ElmoModel(Model):
             warnings.warn(f"input of {n} words cut to {self.name}'s limit of {room}", TruncationWarning)
             words_batch = [words[:room] for words in words_batch]
         chars, mask = char_ids(words_batch, self.net.max_chars)
-        out = self.net(chars, mask, with_logits=logits)
+        out = self.net(chars.to(self.device), mask.to(self.device), with_logits=logits)
         ids = word_ids(self.tokenizer, words_batch)
         traces = []
         for b, words in enumerate(words_batch):

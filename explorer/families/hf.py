@@ -3,6 +3,7 @@ import inspect
 import json
 import warnings
 from bisect import bisect_right
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import torch
 
 from ..errors import ExplorerError, TruncationWarning
 from ..trace import Trace
-from .base import Item, Model
+from .base import Item, Model, make_items
 
 # The final norm a logit lens must apply to intermediate layers, by where transformers keeps it.
 _FINAL_NORMS = ("transformer.ln_f", "model.norm", "gpt_neox.final_layer_norm", "model.decoder.final_layer_norm")
@@ -50,19 +51,33 @@ class HFModel(Model):
         cfg = net.config
         self.n_layers, self.n_heads, self.d_model = cfg.num_hidden_layers, cfg.num_attention_heads, cfg.hidden_size
         self.max_len = getattr(cfg, "max_position_embeddings", None) or cfg.n_positions
+        # Traces without attention maps switch to sdpa where the network can switch per call (not GPT-1 or GPT-Neo)
+        self._sdpa = net._supports_sdpa and net._can_set_attn_implementation()
         tokenizer.padding_side = "right"
         if tokenizer.pad_token is None:  # GPT-2 and GPT ship without one; pads are cut away anyway
             tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
 
-    def _encode(self, items: list[Item]):
+    @staticmethod
+    def _texts(items: list[Item]):
         texts = [it.text for it in items]
         pairs = [it.pair for it in items] if any(it.pair is not None for it in items) else None
         if pairs is not None and None in pairs:
             raise ExplorerError("a batch mixes single texts and pairs: trace them separately")
-        full = self.tokenizer(texts, pairs, verbose=False)["input_ids"]
-        truncated = [len(ids) > self.max_len for ids in full]
+        return texts, pairs
+
+    def _full_lengths(self, items: list[Item]) -> list[int]:
+        """Each item's token count before truncation to the context."""
+        return [len(ids) for ids in self.tokenizer(*self._texts(items), verbose=False)["input_ids"]]
+
+    def token_counts(self, inputs) -> list[int]:
+        return [min(n, self.max_len) for n in self._full_lengths(make_items(inputs))]
+
+    def _encode(self, items: list[Item]):
+        texts, pairs = self._texts(items)
+        full = self._full_lengths(items)
+        truncated = [n > self.max_len for n in full]
         if any(truncated):
-            n = max(len(ids) for ids in full)
+            n = max(full)
             warnings.warn(f"input of {n} tokens cut to {self.name}'s context of {self.max_len}", TruncationWarning)
         enc = self.tokenizer(texts, pairs, truncation=True, max_length=self.max_len, padding=True,
                              return_offsets_mapping=True, return_special_tokens_mask=True, return_tensors="pt")
@@ -71,11 +86,13 @@ class HFModel(Model):
     @torch.no_grad()
     def _run(self, items, attentions, logits):
         enc, truncated = self._encode(items)
-        inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
+        inputs = {k: enc[k].to(self.device) for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
         if not self.spec.pairs:
             inputs.pop("token_type_ids", None)
-        out = self.net(**inputs, output_hidden_states=True, output_attentions=attentions)
-        hidden = torch.stack(out.hidden_states)
+        # Hidden states only: the base network, without the heads' vocabulary projection
+        net = self.net if attentions or logits else self.net.base_model
+        with self._attention("eager" if attentions else "sdpa"):
+            out = net(**inputs, output_hidden_states=True, output_attentions=attentions)
         att = torch.stack(out.attentions) if attentions else None
         scores = getattr(out, "logits", None)
         if scores is None:
@@ -92,7 +109,7 @@ class HFModel(Model):
                 model=self.name, family=self.family,
                 tokens=self.tokenizer.convert_ids_to_tokens(ids.tolist()),
                 words=words, word_ids=word_ids, input_ids=ids,
-                hidden=hidden[:, b, :n].clone(),
+                hidden=torch.stack([h[b, :n] for h in out.hidden_states]),  # one copy, of this input's tokens
                 attentions=att[:, b, :, :n, :n].clone() if att is not None else None,
                 logits=scores[b, :n].clone() if logits and scores is not None else None,
                 segment_ids=enc["token_type_ids"][b, :n].tolist() if "token_type_ids" in enc else None,
@@ -100,6 +117,19 @@ class HFModel(Model):
                 truncated=truncated[b],
             ))
         return traces
+
+    @contextmanager
+    def _attention(self, implementation: str):
+        """The network with ``implementation`` ("eager" or "sdpa") for the block where it can switch, else eager as
+        loaded; eager again afterwards."""
+        with self._lock:
+            if self._sdpa:
+                self.net.set_attn_implementation(implementation)
+            try:
+                yield
+            finally:
+                if self._sdpa:
+                    self.net.set_attn_implementation("eager")
 
     # -- token ids in: the analyses' entry points (trace() reads texts) -----------------------------------
     def input_embedding(self) -> torch.nn.Module:
@@ -150,7 +180,8 @@ class HFModel(Model):
     def attend(self, input_ids) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores [B, T, V] (None without a head) and attention maps [n_layers, B, n_heads, T, T] for token ids
         [B, T]."""
-        out = self.net(input_ids=input_ids, output_attentions=True)
+        with self._attention("eager"):
+            out = self.net(input_ids=input_ids, output_attentions=True)
         if not out.attentions:
             raise ExplorerError(f"{self.name} returned no attention maps: load it with eager attention")
         return _head_scores(out), torch.stack(out.attentions)
