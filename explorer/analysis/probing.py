@@ -426,7 +426,7 @@ class TaggedData:
 
 
 def tagged_data(model: Model, sentences: list[TaggedSentence], tagset: str, pool: str, cache_dir=None,
-                progress=False, batch_size=32) -> TaggedData:
+                progress=False) -> TaggedData:
     if not sentences:
         raise ExplorerError("the POS set is empty")
     for s in sentences:
@@ -434,7 +434,7 @@ def tagged_data(model: Model, sentences: list[TaggedSentence], tagset: str, pool
             raise ExplorerError(f"sentence {s.sent_id} (line {s.line}) has words without a {tagset.upper()} tag: "
                                 f"choose a tag set the file has")
     feats = extract_features(model, [s.words for s in sentences], pool=pool, cache_dir=cache_dir,
-                             progress=progress, batch_size=batch_size)
+                             progress=progress)  # batched by token budget
     rows = np.flatnonzero(~feats.missing)
     words = [w for s in sentences for w in s.words]
     tags = [t for s in sentences for t in s.tags(tagset)]
