@@ -191,3 +191,39 @@ def test_logit_lens_rank_axis_shows_whole_ranks(app_url):
         browser.close()
     assert ticks, "no logit-lens rank axis drawn"
     assert all(t.strip().isdigit() for t in ticks), ticks
+
+
+def test_a_binary_upload_gives_a_message_naming_the_file(app_url, tmp_path):
+    """Random bytes as a Train corpus: a message naming the user's file, no traceback, no run started."""
+    from playwright.sync_api import sync_playwright
+
+    junk = tmp_path / "corpus.txt"
+    junk.write_bytes(os.urandom(1 << 20))
+    with sync_playwright() as p:
+        browser, page = open_page(p, app_url, "train")
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(junk))
+        page.wait_for_timeout(500)
+        page.get_by_role("button", name="Start training", exact=True).click()
+        page.wait_for_timeout(500)
+        settle(page)
+        errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+        exceptions = page.locator('[data-testid="stException"]').count()
+        browser.close()
+    assert any("corpus.txt is not UTF-8 text" in e for e in errors), errors
+    assert exceptions == 0
+
+
+def test_a_runaway_attribution_is_refused_quickly(app_url):
+    """10,000 words through ELMo (no context limit): refused with what would fit, before any work."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = open_page(p, app_url, "attribution")
+        field = page.get_by_label("Sentence", exact=True)
+        field.fill("the ___ sat . " + "and then it sat again . " * 2000)
+        field.press("Enter")
+        page.wait_for_timeout(500)
+        settle(page, timeout=120)  # refused before any work: an attribution this size would run for many minutes
+        warnings = page.locator('[data-testid="stAlertContentWarning"]').all_inner_texts()
+        browser.close()
+    assert any("the work allowed" in w and "tokens fit" in w for w in warnings), warnings
