@@ -79,6 +79,13 @@ class Model:
         # Sessions share a loaded model: a switch of its device or attention holds this while the network runs
         self._lock = threading.RLock()
 
+    def __getstate__(self):  # a copy (copy.deepcopy, a scratch twin) gets a lock of its own
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     @property
     def family(self) -> str:
         return self.spec.name

@@ -52,7 +52,7 @@ class HFModel(Model):
         self.n_layers, self.n_heads, self.d_model = cfg.num_hidden_layers, cfg.num_attention_heads, cfg.hidden_size
         self.max_len = getattr(cfg, "max_position_embeddings", None) or cfg.n_positions
         # Traces without attention maps switch to sdpa where the network can switch per call (not GPT-1 or GPT-Neo)
-        self._sdpa = net._supports_sdpa and net._can_set_attn_implementation()
+        self._sdpa = getattr(net, "_supports_sdpa", False) and net._can_set_attn_implementation()
         tokenizer.padding_side = "right"
         if tokenizer.pad_token is None:  # GPT-2 and GPT ship without one; pads are cut away anyway
             tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
