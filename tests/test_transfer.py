@@ -193,6 +193,8 @@ def test_headline_gives_each_models_gain_over_its_scratch_twin():
                        dict(cell("baselines", 0.5), model="")])
     assert curve.headline(df) == {"m": "sst2: features 65.0 % (+5.0), finetune 75.0 % (+15.0), scratch 60.0 %"}
     assert curve.headline(df, n=100) == {}
+    prompted = pd.DataFrame([dict(cell("zeroshot", 0.55), n=0), dict(cell("fewshot", 0.6), n=4)])
+    assert curve.headline(prompted) == {"m": "sst2: zeroshot 55.0 %, fewshot k = 4 60.0 %"}
 
 
 def _sentiment_csv(path, rows=60):

@@ -188,12 +188,15 @@ def shipped_probe() -> pd.DataFrame:
 
 
 def headline(df: pd.DataFrame, n: int = 1000) -> dict[str, str]:
-    """Per model, one line per task at size ``n``: each trained mode's mean accuracy and its gain over scratch."""
+    """Per model, one line per task: each trained mode's mean accuracy at size ``n`` and its gain over scratch,
+    then the prompted modes (which use no training set)."""
     lines: dict[str, list[str]] = {}
-    for task, rows in df[df.n == n].groupby("task", sort=False):
-        gain = gains(rows)
+    for task, rows in df.groupby("task", sort=False):
+        trained, prompted = rows[rows.n == n], rows[rows["mode"].isin(["zeroshot", "fewshot"])]
+        gain = gains(trained)
         gain = gain.set_index("model") if not gain.empty else gain
-        means = rows.groupby(["model", "mode"]).accuracy.mean()
+        means = trained.groupby(["model", "mode"]).accuracy.mean()
+        shots = prompted.groupby(["model", "mode", "n"]).accuracy.mean()
         for model in rows.model[rows.model != ""].unique():
             parts = []
             for mode in ("features", "finetune", "scratch"):
@@ -202,6 +205,9 @@ def headline(df: pd.DataFrame, n: int = 1000) -> dict[str, str]:
                 over = gain.loc[model, f"gain_{mode}"] if f"gain_{mode}" in gain and model in gain.index else None
                 parts.append(f"{mode} {100 * means[model, mode]:.1f} %"
                              + (f" ({100 * over:+.1f})" if over is not None and pd.notna(over) else ""))
+            parts += [f"{mode}{f' k = {int(k)}' if mode == 'fewshot' else ''} {100 * acc:.1f} %"
+                      for mode in ("zeroshot", "fewshot") for (m, used, k), acc in shots.items()
+                      if m == model and used == mode]
             if parts:
                 lines.setdefault(model, []).append(f"{task}: " + ", ".join(parts))
     return {model: "; ".join(parts) for model, parts in lines.items()}

@@ -140,7 +140,7 @@ def comparison_table():
         held_out = next((f"{k}: {v}" for k, v in card.items() if "perplexity" in k or "accuracy" in k), "—")
         rows.append({"model": step["model"], "year": step["date"][:4], "architecture": step["architecture"],
                      "objective": step["objective"], "data": step["data"], "how used": step["used"],
-                     "gain (paper)": step["gain"], "tiny here: gain over scratch, n = 1k": gained.get(name, "—"),
+                     "gain (paper)": step["gain"], "tiny here: gain over scratch, n = 1k": _gained(step["family"], gained),
                      "original size": _human(step["params"]),
                      "tiny here: parameters": card.get("parameters", "—"), "tiny here: held-out text": held_out}
                     | {f"tiny here: {k}": v for k, v in measured.get(name, {}).get("shown", {}).items()})
@@ -159,6 +159,15 @@ def comparison_table():
         with common.guard("Measuring the tiny models"):
             measure_all(list(cards))
             st.rerun()
+
+
+def _gained(family: str, gained: dict[str, str]) -> str:
+    """The shipped tiny model's transfer headline; for a family with none shipped (Llama), its real checkpoint's."""
+    spec = REGISTRY[family]
+    if spec.tiny_name in gained:
+        return gained[spec.tiny_name]
+    real = next((name for name in spec.real if name in gained), None)
+    return f"{real} (real): {gained[real]}" if real else "—"
 
 
 # -- the tool's own measurements of the shipped models, kept on disk beside the feature cache ----------------
