@@ -154,9 +154,13 @@ def test_views_draw_every_head_and_bound_long_inputs():
     assert sum(int(np.isnan(np.asarray(t.y, dtype=float)).sum()) for t in lines) <= A.HEAD_VIEW_EDGES
     assert all(t.type == "scattergl" for t in lines) and "top" in dense.layout.title.text
     grid = A.model_view(tr, cell=16)
-    z = np.asarray(grid.data[0].z)
-    assert z.shape == (2 * 16 + 2, 2 * 16 + 2)  # 2 layers x 2 heads of 16 x 16 pooled cells, gaps of 2
-    np.testing.assert_allclose(np.nansum(z[:16, :16], axis=1), 1, atol=1e-5)  # pooled rows still sum to 1
+    assert len(grid.data) == 2 * 2 and np.asarray(grid.data[0].z).shape == (16, 16)  # 2 layers x 2 heads, pooled
+    np.testing.assert_allclose(np.asarray(grid.data[0].z).sum(axis=1), 1, atol=1e-5)  # pooled rows still sum to 1
+    assert f"pooled from {n} tokens" in grid.layout.title.text and grid.data[0].x[0].startswith("0–")
+    short = model.trace("the cat sat")
+    labelled = A.model_view(short)
+    assert list(labelled.data[0].y) == A.token_labels(short.tokens)  # the tokens themselves, on both axes
+    assert labelled.layout.yaxis.showticklabels and not labelled.layout.yaxis2.showticklabels  # the left column
     heat = A.head_heatmap(tr, 0, 1)
     np.testing.assert_allclose(np.asarray(heat.data[0].z), A.attention(tr)[0, 1], atol=1e-6)
     with pytest.raises(ExplorerError, match="head 7 does not exist"):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 from plotly.colors import qualitative
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_flow
@@ -216,28 +217,44 @@ def _pool(matrix: np.ndarray, size: int) -> np.ndarray:
     return np.add.reduceat(rows, edges, axis=-1)
 
 
+def _pooled_labels(tokens: list[str], size: int) -> list[str]:
+    """Labels of the blocks _pool makes: the tokens themselves, or position ranges once pooled."""
+    n = len(tokens)
+    if n <= size:
+        return token_labels(tokens)
+    edges = np.append(np.linspace(0, n, size + 1).astype(int)[:-1], n)
+    return [f"{a}–{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
+
+
+MODEL_VIEW_LABELS = 24  # token labels along the grid's edges up to this many rows; hover names them beyond
+
+
 def model_view(trace: Trace, cell: int = 48) -> go.Figure:
-    """All heads at once: a layers x heads grid of small heatmaps (long inputs pooled into cell x cell blocks)."""
+    """All heads at once, bertviz's model view: a layers x heads grid of heatmaps on shared token axes (labelled
+    along the left column and the bottom row), long inputs pooled into cell x cell blocks."""
     att = attention(trace)
     n_layers, n_heads, n_tokens, _ = att.shape
     pooled = _pool(att, cell)
-    c = pooled.shape[-1]
-    gap = max(1, c // 8)
-    mosaic = np.full((n_layers * (c + gap) - gap, n_heads * (c + gap) - gap), np.nan, dtype=np.float32)
+    labels = _pooled_labels(trace.tokens, cell)
+    fig = make_subplots(rows=n_layers, cols=n_heads, shared_xaxes=True, shared_yaxes=True,
+                        horizontal_spacing=0.1 / n_heads, vertical_spacing=0.1 / n_layers,
+                        row_titles=[f"layer {l + 1}" for l in range(n_layers)],
+                        column_titles=[f"head {h + 1}" for h in range(n_heads)])
     for l in range(n_layers):
         for h in range(n_heads):
-            mosaic[l * (c + gap): l * (c + gap) + c, h * (c + gap): h * (c + gap) + c] = pooled[l, h]
-    centres = lambda k: [i * (c + gap) + c / 2 for i in range(k)]  # noqa: E731
-    fig = go.Figure(go.Heatmap(z=mosaic, colorscale="Blues", zmin=0, showscale=False,
-                               hovertemplate="weight %{z:.3f}<extra></extra>"))
-    note = f" (pooled from {n_tokens} tokens to {c})" if c < n_tokens else ""
-    fig.update_yaxes(autorange="reversed", tickvals=centres(n_layers),
-                     ticktext=[f"layer {l + 1}" for l in range(n_layers)],
-                     scaleanchor="x", showgrid=False, zeroline=False)
-    fig.update_xaxes(tickvals=centres(n_heads), ticktext=[f"head {h + 1}" for h in range(n_heads)], side="top",
-                     showgrid=False, zeroline=False)
-    fig.update_layout(title=f"{trace.model}: every head{note}", width=max(500, 80 * n_heads + 150),
-                      height=max(500, 80 * n_layers + 150), plot_bgcolor="white")
+            fig.add_trace(go.Heatmap(
+                z=pooled[l, h], x=labels, y=labels, coloraxis="coloraxis",
+                hovertemplate=f"layer {l + 1}, head {h + 1}<br>%{{y}} → %{{x}}: %{{z:.3f}}<extra></extra>"),
+                row=l + 1, col=h + 1)
+    shown = len(labels) <= MODEL_VIEW_LABELS
+    fig.update_xaxes(type="category", showticklabels=False, tickangle=-60)
+    fig.update_xaxes(showticklabels=shown, row=n_layers)
+    fig.update_yaxes(type="category", autorange="reversed", showticklabels=False)
+    fig.update_yaxes(showticklabels=shown, col=1)
+    side = int(min(220, 1100 / n_heads))  # square cells that fill a wide page
+    note = f" (pooled from {n_tokens} tokens to {len(labels)})" if len(labels) < n_tokens else ""
+    fig.update_layout(title=f"{trace.model}: every head, rows attend to columns{note}", coloraxis=dict(
+        colorscale="Blues", cmin=0, showscale=False), height=min(6000, n_layers * side + 200), plot_bgcolor="white")
     return fig
 
 

@@ -74,8 +74,9 @@ def head_view_figure(name, text, pair, layer, heads, top_k):
 
 
 def model_view(name, text, pair, shape):
-    st.caption("Every head of every layer at once: each small square is one head's token-to-token attention "
-               "(rows attend to columns).")
+    st.caption("Every head of every layer at once: each square is one head's token-to-token attention (rows "
+               "attend to columns), tokens labelled along the left and bottom edges for short inputs; hover names "
+               "the layer, the head and both tokens.")
     common.chart(model_view_figure(name, text, pair), key="attention-model-view", name="model-view")
 
 
