@@ -20,12 +20,12 @@ def readable_token(token: str) -> str:
     return token
 
 
-def check_text(text: str, what: str = "text") -> str:
-    """Reject empty text and control characters (tabs and newlines are fine)."""
+def check_text(text: str, what: str = "text", fill: str = "type a sentence") -> str:
+    """Reject empty text (saying what to ``fill`` in) and control characters (tabs and newlines are fine)."""
     if not isinstance(text, str):
         raise ExplorerError(f"{what} must be a string, got {type(text).__name__}")
     if not text.strip():
-        raise ExplorerError(f"{what} is empty: type a sentence")
+        raise ExplorerError(f"{what} is empty: {fill}")
     for i, ch in enumerate(text):
         if ch not in "\t\n\r" and unicodedata.category(ch) == "Cc":
             raise ExplorerError(f"{what} contains a control character U+{ord(ch):04X} at position {i}: remove it")

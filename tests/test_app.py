@@ -425,11 +425,11 @@ def test_models_page_loads_a_real_checkpoint_by_path_and_adds_it_to_the_picker(a
 
 
 @pytest.mark.parametrize("source, message", [
-    ("", "empty"),
+    ("", "the model id or folder is empty: give a Hugging Face id or a folder's path"),
     ("/no/such/folder", "does not exist"),
     ("no such model! 😀", "does not exist"),
     ("x" * 10_000, "could not read 'xxxxxxxx"),
-    ("gpt2\x00", "control character"),
+    ("gpt2\x00", "the model id or folder contains a control character"),
 ], ids=["empty", "missing-folder", "not-an-id", "10k-chars", "control-char"])
 def test_models_page_bad_source_gives_a_readable_message(app, source, message):
     at = app("bert", page="models")

@@ -46,7 +46,7 @@ def load_form():
 
 def load(source: str):
     with common.guard("Loading the model"):
-        name = check_text(source, "the model id or folder").strip()
+        name = check_text(source, "the model id or folder", fill="give a Hugging Face id or a folder's path").strip()
         if hub_unreachable(name):
             raise ExplorerError(
                 f"{common.shorten(name)!r} is not a folder here, and this machine can neither reach the Hugging Face "
