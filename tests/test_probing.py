@@ -415,8 +415,10 @@ def test_best_threshold_separates_scores():
 def test_minilm_wic_beats_the_majority_baseline(minilm, cache):
     train = pairs_from_senses(read_sense_file(DEMO_SENSES_TRAIN))
     test = pairs_from_senses(read_sense_file(DEMO_SENSES_TEST))
-    df = wic_probe(minilm, train, test, name="demo", cache_dir=cache)
+    steps = []
+    df = wic_probe(minilm, train, test, name="demo", cache_dir=cache, on_step=lambda *s: steps.append(s))
     assert metric(df, "accuracy").value.max() > metric(df, "majority_baseline").value.iloc[0] + 0.1
+    assert [done for done, _, _ in steps] == [0, 1, 2, 3] and "test pairs" in steps[1][2]  # the page's progress
     with pytest.raises(ExplorerError, match="both T and F"):
         wic_probe(minilm, [p for p in train if p.same], test, cache_dir=cache)
 

@@ -302,19 +302,26 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def wic_probe(model: Model, train: list[WicPair], test: list[WicPair], *, name: str = "test", pool: str = "first",
-              cache_dir=None, progress: bool = False) -> pd.DataFrame:
-    """Per-layer WiC accuracy of a cosine threshold tuned on the training pairs; majority baseline beside it."""
+              cache_dir=None, progress: bool = False, on_step=None) -> pd.DataFrame:
+    """Per-layer WiC accuracy of a cosine threshold tuned on the training pairs; majority baseline beside it.
+    ``on_step`` as for probing.pos_probe."""
     y_train = np.array([p.same for p in train])
     y_test = np.array([p.same for p in test])
     if len(set(y_train)) < 2:
         raise ExplorerError("every training pair has the same label: a threshold needs both T and F pairs")
-    similarities = [_pair_similarities(model, pairs, pool, cache_dir, progress) for pairs in (train, test)]
+    step = stepper(on_step, 3)  # the two sets' vectors, then the thresholds (fast)
+    similarities = []
+    for role, pairs in (("training", train), ("test", test)):
+        step(f"word vectors of every layer, {role} pairs")
+        similarities.append(_pair_similarities(model, pairs, pool, cache_dir, progress))
+    step("a threshold per layer")
     majority = bool(y_train.mean() >= 0.5)
     rows = [(None, "majority_baseline", float(np.mean(y_test == majority)))]
     for layer in range(similarities[0].shape[0]):
         cut = best_threshold(similarities[0][layer], y_train)
         rows += [(layer, "accuracy", float(np.mean((similarities[1][layer] > cut) == y_test))),
                  (layer, "threshold", cut)]
+    step("done")
     return table([dict(model=model.name, layer=layer, task=f"wic/{name}", metric=metric, value=value, n=len(test))
                   for layer, metric, value in rows])
 

@@ -162,7 +162,7 @@ def run_probes(names, task, data, pool, tagset, settings, control: bool = False)
         elif task == "wsd":
             tables.append(wsd.wsd_probe(model, train, test, name=name, pool=pool, settings=settings, on_step=bar))
         else:
-            tables.append(wsd.wic_probe(model, train, test, name=name, pool=pool))
+            tables.append(wsd.wic_probe(model, train, test, name=name, pool=pool, on_step=bar))
     bar.empty()
     results = pd.concat(tables, ignore_index=True)
     config = probing.run_config(task, models, files, settings, pool=pool, tagset=tagset if task == "pos" else None,
