@@ -1,5 +1,5 @@
 """The Trace: what one pass of any model over one input exposes to every analysis."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -30,7 +30,6 @@ class Trace:
     segment_ids: list[int] | None = None
     nsp_logits: torch.Tensor | None = None  # BERT pretraining head: [IsNext, NotNext], with the logits
     truncated: bool = False
-    extras: dict = field(default_factory=dict)
 
     @property
     def n_layers(self) -> int:

@@ -90,15 +90,6 @@ def _format(path: Path, allowed) -> str:
     return fmt
 
 
-def save_figure(fig: go.Figure, path) -> Path:
-    """Write a figure; the format follows the file name (.html, .png, .svg, .json)."""
-    path = Path(path)
-    content = figure_bytes(fig, _format(path, FIGURE_FORMATS))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return path
-
-
 def save_data(data, path) -> Path:
     """Write data; the format follows the file name (.json, .csv, .npz)."""
     path = Path(path)
