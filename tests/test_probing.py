@@ -478,6 +478,9 @@ def test_probe_cli_writes_table_config_and_figures(minilm_path, tmp_path, cache)
     assert config["data"]["train"]["sha256"] == hashlib.sha256(DEMO_POS_TRAIN.read_bytes()).hexdigest()
     assert config["models"][0]["weights_sha256"] and config["settings"]["seed"] == 0
     assert {"accuracy.html", "selectivity.html"} <= {p.name for p in out.iterdir()}
+    shared = list(tmp_path.glob("plotly-*.min.js"))  # one plotly.js beside the result folders, none inside
+    assert len(shared) == 1 and not list(out.glob("*.js"))
+    assert f'src="../{shared[0].name}"' in (out / "accuracy.html").read_text()
 
 
 def test_probe_cli_reports_dev_choice_control_model_and_conditional_bits(tmp_path, cache, capsys):

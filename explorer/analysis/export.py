@@ -5,12 +5,15 @@ PNG and SVG go through kaleido, which drives a local Chromium (Debian's /usr/bin
 import dataclasses
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.offline import get_plotlyjs
 
 from ..errors import ExplorerError
 
@@ -88,6 +91,19 @@ def _format(path: Path, allowed) -> str:
     if fmt not in allowed:
         raise ExplorerError(f"{path}: the file name must end in one of {', '.join('.' + f for f in allowed)}")
     return fmt
+
+
+def write_html(fig: go.Figure, path) -> Path:
+    """A figure as HTML that reads plotly.js from one copy in the folder above, shared by the result folders kept
+    side by side there (4.8 MB once, not per folder); it opens offline from there."""
+    path = Path(path)
+    shared = path.parent.parent / f"plotly-{plotly.__version__}.min.js"  # versioned: an older copy never mismatches
+    if not shared.exists():
+        partial = shared.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(get_plotlyjs(), encoding="utf-8")
+        partial.replace(shared)
+    fig.write_html(path, include_plotlyjs=f"../{shared.name}")
+    return path
 
 
 def save_data(data, path) -> Path:

@@ -44,6 +44,7 @@ from torch import nn
 from ..data.conllu import TaggedSentence, tagset_name
 from ..errors import ExplorerError
 from ..families.base import Model
+from .export import write_html
 from .features import Features, extract_features, model_fingerprint
 
 COLUMNS = ["model", "layer", "task", "metric", "value", "n"]
@@ -792,9 +793,10 @@ def save_run(out: str | Path, results: pd.DataFrame, figures: dict, config: dict
 
 
 def _write_figures(figures: dict, folder: Path, png: bool) -> str:
-    """HTML always (sharing one plotly.min.js in the folder, so it works offline); PNG if kaleido renders."""
+    """HTML always (export.write_html: one plotly.js beside the result folders, so it works offline); PNG if kaleido
+    renders."""
     for name, fig in figures.items():
-        fig.write_html(folder / f"{name}.html", include_plotlyjs="directory")
+        write_html(fig, folder / f"{name}.html")
     if not png or not figures:
         return "not asked"
     try:

@@ -137,7 +137,9 @@ def _parse_ks(text):
 
 def _write_figure(fig, stem):
     """HTML always; PNG when kaleido can drive a local browser (it needs no network)."""
-    fig.write_html(f"{stem}.html", include_plotlyjs="directory")
+    from ..analysis.export import write_html
+
+    write_html(fig, f"{stem}.html")
     try:
         fig.write_image(f"{stem}.png", width=900, height=550)
     except Exception as e:  # kaleido failures vary by platform (no browser, sandbox): the HTML still stands
@@ -149,15 +151,16 @@ def _write_figure(fig, stem):
 def _induction(models, out):
     import pandas as pd
 
+    from ..analysis.export import write_html
     from ..analysis.induction import analyse, heads_figure, heads_table, loss_figure, summary
 
     results = [analyse(m) for m in models]
     pd.concat([heads_table(r) for r in results]).to_csv(out / "induction.csv", index=False)
     table = summary(results)
     table.to_csv(out / "icl_score.csv", index=False)
-    loss_figure(results).write_html(out / "induction_loss.html", include_plotlyjs="directory")
+    write_html(loss_figure(results), out / "induction_loss.html")
     for r in results:
-        heads_figure(r).write_html(out / f"induction_heads_{_safe(r.model)}.html", include_plotlyjs="directory")
+        write_html(heads_figure(r), out / f"induction_heads_{_safe(r.model)}.html")
     print(table.round(3).to_string(index=False))
     return table.to_dict(orient="records")
 
