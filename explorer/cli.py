@@ -20,6 +20,7 @@ def main(argv=None) -> int:
         module.add_arguments(sub.add_parser(info.name, help=module.HELP, description=module.HELP))
         runners[info.name] = module.run
     args = parser.parse_args(argv)
+    args.invocation = ["python", "-m", "explorer", *(sys.argv[1:] if argv is None else argv)]  # as the user ran it
     try:
         return runners[args.command](args) or 0
     except ExplorerError as e:

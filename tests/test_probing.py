@@ -477,6 +477,7 @@ def test_probe_cli_writes_table_config_and_figures(minilm_path, tmp_path, cache)
     config = json.loads((out / "config.json").read_text())
     assert config["data"]["train"]["sha256"] == hashlib.sha256(DEMO_POS_TRAIN.read_bytes()).hexdigest()
     assert config["models"][0]["weights_sha256"] and config["settings"]["seed"] == 0
+    assert config["command"][:5] == ["python", "-m", "explorer", "probe", "pos"]  # as run, not a file path
     assert {"accuracy.html", "selectivity.html"} <= {p.name for p in out.iterdir()}
     shared = list(tmp_path.glob("plotly-*.min.js"))  # one plotly.js beside the result folders, none inside
     assert len(shared) == 1 and not list(out.glob("*.js"))

@@ -1,6 +1,5 @@
 """`python -m explorer probe pos|wsd|wic|geometry --model M [--model M2 ...] --train FILE --test FILE --out DIR`."""
 import argparse
-import sys
 from pathlib import Path
 
 HELP = "probe every layer: POS tags (with control task), word senses (WSD, WiC) and layer geometry"
@@ -122,7 +121,7 @@ def run(args):
     experiment = {"pos": _pos, "wsd": _wsd, "wic": _wic, "geometry": _geometry}[args.task]
     tables, figures, files, extra = experiment(args, models, settings)
     results = pd.concat(tables, ignore_index=True) if tables else probing.table([])
-    config = probing.run_config(args.task, models, files, settings, pool=args.pool, command=sys.argv,
+    config = probing.run_config(args.task, models, files, settings, pool=args.pool, command=args.invocation,
                                 summary=probing.summary(results), **extra)
     out = Path(args.out or Path(DEFAULT_OUT) / args.task)
     written = probing.save_run(out, results, figures, config, png=not args.no_png)
