@@ -12,6 +12,19 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 def display_name(directory: Path) -> str:
-    """A folder's name, with its parent's when the name alone says nothing (".../minilm/model")."""
-    return directory.name if directory.name not in ("model", "checkpoint", "final") else \
-        f"{directory.parent.name}/{directory.name}"
+    """A folder's name; where the name alone says nothing (".../minilm/model"), its model card's title (README.md's
+    first heading, as Hugging Face cards have: "all-MiniLM-L6-v2"), else the parent's name with it."""
+    directory = Path(directory)
+    if directory.name not in ("model", "checkpoint", "final"):
+        return directory.name
+    return _card_title(directory / "README.md") or f"{directory.parent.name}/{directory.name}"
+
+
+def _card_title(card: Path) -> str | None:
+    """The first '# ' heading of a model card, when it reads as a name (one word, under 60 characters)."""
+    try:
+        lines = card.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    title = next((line[2:].strip() for line in lines if line.startswith("# ")), "")
+    return title if title and len(title) < 60 and " " not in title else None

