@@ -349,6 +349,23 @@ def test_probing_bad_uploads_give_a_readable_message(app, files, message):
     assert at.error and message in errors(at)
 
 
+def test_probing_reads_the_columns_the_user_picks(app):
+    """A CoNLL-2000-like upload with the tag in the third column: the picked columns are read, not word/tag."""
+    rows = ["The B-NP DET", "dog I-NP NOUN", "barks B-VP VERB", ". O PUNCT", "",
+            "A B-NP DET", "cat I-NP NOUN", "sleeps B-VP VERB", ". O PUNCT", ""]
+    at = app("gpt2", page="probing")
+    at.radio(key="probing-source-pos").set_value("upload").run()
+    at.checkbox(key="probing-columns").check().run()
+    at.number_input(key="probing-tag-col").set_value(2)
+    for role, copies in (("train", 10), ("test", 3)):
+        at.file_uploader(key=f"probing-upload-pos-{role}").upload(f"{role}.txt", "\n".join(rows * copies).encode())
+    _run_probes(at)
+    assert_clean(at)
+    results = at.dataframe[0].value
+    assert set(results.task) == {"pos/upos"}  # named from the tags read: the third column's, not B-NP/I-NP
+    assert results[results.metric == "accuracy"].value.max() > 0.9  # DET NOUN VERB PUNCT: trivially learnt
+
+
 # -- Use & gain --------------------------------------------------------------------------------
 @pytest.fixture
 def gain(app, tmp_path, monkeypatch):

@@ -31,8 +31,9 @@ def render():
     task = st.segmented_control("Task", list(TASKS), format_func=TASKS.get, default="pos", key="probing-task") or "pos"
     sources = ["demo"] + (["shared"] if shared_files(task) else []) + ["upload"]
     source = st.radio("Data", sources, format_func=SOURCES.get, horizontal=True, key=f"probing-source-{task}")
+    columns = column_picker() if source == "upload" and task == "pos" else {}  # outside the form: it reshapes it
     with st.form("probing-run"):
-        data = choose_data(task, source)
+        data = choose_data(task, source, columns)
         cols = st.columns(4)
         pool = cols[0].selectbox("Word vector", ["first", "mean"], key="probing-pool",
                                  format_func={"first": "first sub-token", "mean": "mean of sub-tokens"}.get)
@@ -73,7 +74,7 @@ def render():
 SOURCES = {"demo": "Demo set (ships with the app)", "shared": "Real data (../shared/data)", "upload": "Your files"}
 
 
-def choose_data(task, source):
+def choose_data(task, source, columns):
     """The source's own inputs; returns a function reading (train, test, files, name) when the run starts."""
     limit = None
     if source == "shared":
@@ -86,7 +87,18 @@ def choose_data(task, source):
         for col, role in zip(cols, ("train", "test")):
             uploads[role] = col.file_uploader(f"{role.capitalize()} files: {UPLOAD_HELP[task]}",
                                               accept_multiple_files=True, key=f"probing-upload-{task}-{role}")
-    return lambda: read_data(task, source, limit, uploads)
+    return lambda: read_data(task, source, limit, uploads, columns)
+
+
+def column_picker() -> dict:
+    """For whitespace column files (CoNLL-2000's word POS chunk, ...): which column holds the word, which the tag."""
+    cols = st.columns([2, 1, 1])
+    if not cols[0].checkbox("Column file: I pick the columns", False, key="probing-columns",
+                            help="Otherwise the format is read from the file: CoNLL-U, PTB .pos, word/TAG, or "
+                                 "columns with the word first and the tag second."):
+        return {}
+    return dict(word_col=cols[1].number_input("Word column (from 0)", 0, 20, 0, key="probing-word-col"),
+                tag_col=cols[2].number_input("Tag column (from 0)", 0, 20, 1, key="probing-tag-col"))
 
 
 SHARED_NOTE = {"pos": "UD English-EWT: train → test.",
@@ -105,7 +117,7 @@ def shared_files(task) -> dict | None:
     return files if files and all(p.exists() for p in files.values()) else None
 
 
-def read_data(task, source, limit, uploads):
+def read_data(task, source, limit, uploads, columns):
     """(train, test, the files read, the test set's name) for the chosen source."""
     if source == "demo":
         files = {"pos": dict(train=conllu.DEMO_POS_TRAIN, test=conllu.DEMO_POS_TEST)}.get(
@@ -116,14 +128,14 @@ def read_data(task, source, limit, uploads):
     else:
         files = {role: stored_upload(task, role, uploads.get(role)) for role in ("train", "test")}
         name = files["test"].name.split(".")[0]
-    train, test = (read_file(task, files[role], limit if role == "train" else None, source == "demo")
+    train, test = (read_file(task, files[role], limit if role == "train" else None, source == "demo", columns)
                    for role in ("train", "test"))
     return train, test, files, name
 
 
-def read_file(task, path: Path, limit, demo: bool):
+def read_file(task, path: Path, limit, demo: bool, columns: dict):
     if task == "pos":
-        return conllu.read_pos_file(path, limit)
+        return conllu.read_pos_file(path, limit, **columns)
     if task == "wsd":
         return sense_files.read_sense_file(path)
     if demo:  # WiC pairs made from the demo's sense-labelled contexts
