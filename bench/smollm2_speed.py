@@ -24,7 +24,7 @@ RESULTS = Path(__file__).parent / "results" / "smollm2_speed.json"
 CHILD = """
 import json, time
 start = time.perf_counter()
-import explorer.checkpoints  # torch and transformers
+import explorer.loading  # torch and transformers
 imported = time.perf_counter()
 explorer.load("smollm2-135m")
 done = time.perf_counter()

@@ -39,7 +39,7 @@ def installed_real() -> list[str]:
 def load(name_or_path: str | os.PathLike):
     """A shipped name ("bert-tiny"), a packaged real model ("smollm2-135m"), a local checkpoint folder or .gguf
     file (a str or a path), or a Hugging Face id ("gpt2") -> a Model."""
-    from .checkpoints import load_directory, load_hf  # torch and transformers only when a model is wanted
+    from .loading import load_directory, load_hf  # torch and transformers only when a model is wanted
     from .gguf import convert
 
     if isinstance(name_or_path, os.PathLike):

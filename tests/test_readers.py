@@ -9,7 +9,7 @@ from conftest import shared_data
 from explorer.data.conllu import (DEMO_POS_TEST, DEMO_POS_TRAIN, read_columns, read_conllu, read_pos_file,
                                   read_ptb_pos, read_tagged_text)
 from explorer.data.wic import pairs_from_senses, read_wic
-from explorer.data.wsd import (DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, _scan_entries, read_sense_file, read_senseval,
+from explorer.data.senses import (DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, _scan_entries, read_sense_file, read_senseval,
                                read_wsd_xml, wordnet_first_senses)
 from explorer.errors import ExplorerError
 

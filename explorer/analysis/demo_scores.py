@@ -2,7 +2,7 @@
 import pandas as pd
 
 from ..data import conllu
-from ..data import wsd as sense_files
+from ..data import senses as sense_files
 from ..data.tasks import get_task
 from . import probing, prompting, wsd
 

@@ -18,7 +18,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
 from ..data.conllu import TaggedSentence
-from ..data.wsd import SenseSentence
+from ..data.senses import SenseSentence
 from ..errors import ExplorerError
 from ..families.base import Model
 from .features import extract_features

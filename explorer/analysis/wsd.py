@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..data.wic import WicPair
-from ..data.wsd import FRAMEWORK_PARTS, SenseInstance, SenseSentence
+from ..data.senses import FRAMEWORK_PARTS, SenseInstance, SenseSentence
 from ..errors import ExplorerError
 from ..families.base import Model
 from .features import Features, extract_features
@@ -168,7 +168,7 @@ def wsd_probe(model: Model, train: list[SenseSentence], test: list[SenseSentence
               on_step=None) -> pd.DataFrame:
     """Per-layer nearest-centroid WSD F1 on ``test`` (and its framework parts), the MFS baseline beside it.
 
-    ``first_senses``: (lemma, POS) -> WordNet's first sense (``data.wsd.wordnet_first_senses``), the
+    ``first_senses``: (lemma, POS) -> WordNet's first sense (``data.senses.wordnet_first_senses``), the
     last fallback of both the probe and the MFS baseline. ``on_step`` as for probing.pos_probe.
     """
     settings = (settings or ProbeSettings()).check()

@@ -174,7 +174,7 @@ def _wsd(args, models, settings):
 
     from ..analysis import probing
     from ..analysis.wsd import wsd_probe
-    from ..data.wsd import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file, wordnet_first_senses
+    from ..data.senses import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file, wordnet_first_senses
 
     files = dict(train=Path(args.train or DEMO_SENSES_TRAIN), test=Path(args.test or DEMO_SENSES_TEST))
     train, test = read_sense_file(files["train"]), read_sense_file(files["test"])
@@ -198,7 +198,7 @@ def _wic(args, models, settings):
     from ..analysis import probing
     from ..analysis.wsd import wic_probe
     from ..data.wic import pairs_from_senses, read_wic
-    from ..data.wsd import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file
+    from ..data.senses import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file
 
     files = dict(train=Path(args.train or DEMO_SENSES_TRAIN), test=Path(args.test or DEMO_SENSES_TEST))
 
@@ -219,7 +219,7 @@ def _wic(args, models, settings):
 
 def _geometry(args, models, settings):
     from ..analysis import geometry, probing
-    from ..data.wsd import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file
+    from ..data.senses import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file
 
     paths = [Path(args.test)] if args.test else [DEMO_SENSES_TRAIN, DEMO_SENSES_TEST]
     sentences = [s for p in paths for s in read_sense_file(p)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ExplorerError
-from .wsd import SenseSentence
+from .senses import SenseSentence
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.analysis.demo_scores import demo_scores
-from explorer.checkpoints import read_card
+from explorer.loading import read_card
 from explorer.families import REGISTRY
 from explorer.paths import CACHE
 from explorer.transfer import curve

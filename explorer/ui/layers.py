@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer.analysis import geometry, probing
 from explorer.data import conllu
-from explorer.data import wsd as sense_files
+from explorer.data import senses as sense_files
 from explorer.ui import common
 
 SOURCES = {"senses": "An ambiguous word (demo sense set)", "pos": "Every word, by part of speech (demo POS set)",

@@ -12,7 +12,7 @@ import streamlit as st
 from explorer import ExplorerError, zoo
 from explorer.analysis import probing, wsd
 from explorer.data import conllu, wic
-from explorer.data import wsd as sense_files
+from explorer.data import senses as sense_files
 from explorer.paths import SHARED_DATA
 from explorer.ui import common
 

@@ -1,4 +1,4 @@
-"""Reading checkpoints safely: our own folders, HF folders or ids, and AllenNLP ELMo files.
+"""Loading checkpoints safely: our own folders, HF folders or ids, and AllenNLP ELMo files.
 
 Nothing is unpickled: weights come from safetensors (or hdf5 for AllenNLP ELMo).
 """
