@@ -1,13 +1,23 @@
-"""Fast feature extraction: hidden states without the heads, token-budget batches, ELMo's char-CNN, devices."""
+"""Fast feature extraction: hidden states without the heads, token-budget batches, ELMo's char-CNN, devices, and
+the cache sharded over torchrun processes."""
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
-from conftest import make_tiny
+from conftest import ROOT, _sentences, make_tiny
 
+from explorer.analysis import features
 from explorer.analysis.features import _batches, extract_features
 from explorer.errors import ExplorerError
 from explorer.families.base import pick_device
 from explorer.families.elmo_network import char_ids
+from explorer.zoo import load
 
 SENTENCES = [["The", "quiet", "garden", "opened", "."], ["A", "ship", "answered", "1999", "twice", "!", "so", "it",
              "went", "on", "and", "on"], ["x"], ["my", "strange", "window"], ["a", "letter", "😀", "the", "letter"]]
@@ -75,3 +85,118 @@ def test_a_device_this_machine_lacks_is_refused_before_any_work(tmp_path):
     assert pick_device("cpu") == torch.device("cpu") and model.device == torch.device("cpu")
     feats = extract_features(model, SENTENCES, device="cpu", cache_dir=tmp_path)
     assert len(feats) == sum(len(w) for w in SENTENCES)
+
+
+# -- sharded over torchrun processes (gloo on CPU) ----------------------------------------------------------------
+
+# Subprocesses get one thread each, so one process and two compute every batch alike.
+ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+CACHE_FILES = ("vectors.npy", "offsets.npy", "missing.npy", "meta.json")
+# A torchrun worker whose rank is BROKEN_RANK never marks its shard done, as if it died while tracing, and
+# notes each shard it was asked to trace in BROKEN_LOG.
+BROKEN = """import os, sys
+from explorer.analysis import features
+from explorer.cli import main
+if os.environ["RANK"] == os.environ["BROKEN_RANK"]:
+    features._trace_shard = lambda *args: open(os.environ["BROKEN_LOG"], "a").write(args[-2].name + "\\n")
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_features(setup, cache, world=1, broken=None):
+    """`explorer features` on the setup's model and data: alone, or in ``world`` torchrun processes (with one
+    broken rank, where given)."""
+    launcher = [sys.executable] + (["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={world}"]
+                                   if world > 1 else [])
+    target = [str(setup["script"])] if broken is not None else ["-m", "explorer"]
+    args = ["features", "--model", str(setup["model"]), "--data", str(setup["data"]), "--cache", str(cache),
+            "--max-tokens", "64"]  # a dozen batches, so every rank has several
+    env = ENV | {"BROKEN_RANK": str(broken), "BROKEN_LOG": str(cache.parent / "broken.log")}
+    return subprocess.run([*launcher, *target, *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)  # a guard against a hang only
+
+
+def cache_bytes(folder):
+    return {name: (folder / name).read_bytes() for name in CACHE_FILES}
+
+
+@pytest.fixture(scope="module")
+def shard_setup(tmp_path_factory):
+    """A saved tiny BERT, a CoNLL-U file (one sentence longer than its 64-token context, so some words are missing)
+    and the cache one process builds from it."""
+    folder = tmp_path_factory.mktemp("sharded")
+    model = copy.deepcopy(make_tiny("bert")).save(folder / "bert", card={})
+    sentences = SENTENCES + [s.split() for s in _sentences(40)] + [("a long sentence " * 30).split()]
+    data = folder / "data.conllu"
+    data.write_text("\n".join("\n".join(f"{i}\t{w}\t_\tX\t_\t_\t_\t_\t_\t_" for i, w in enumerate(s, 1)) + "\n"
+                              for s in sentences))
+    script = folder / "broken.py"
+    script.write_text(BROKEN)
+    setup = dict(model=model, data=data, script=script, sentences=sentences)
+    done = run_features(setup, folder / "one")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (one,) = (folder / "one").glob("*/*")
+    setup["one"] = one
+    return setup
+
+
+def sharded_folder(setup, cache):
+    """Where ``cache`` builds the setup's features, and its torchrun jobs' shared partial folder."""
+    one = setup["one"]
+    directory = cache / one.parent.name / one.name
+    return directory, directory.parent / f".partial-{one.name}"
+
+
+@pytest.fixture(scope="module")
+def failed_cache(shard_setup, tmp_path_factory):
+    """A cache left by a two-process job whose rank 1 died: rank 0's shard done, no meta.json."""
+    cache = tmp_path_factory.mktemp("failed") / "cache"
+    run = run_features(shard_setup, cache, world=2, broken=1)
+    assert run.returncode != 0 and "shard(s) [1] of 2 did not finish" in run.stderr
+    assert (cache.parent / "broken.log").read_text() == "shard-1-of-2.npy\n"
+    return cache
+
+
+def test_two_gloo_processes_give_the_cache_of_one_byte_for_byte(shard_setup, tmp_path, monkeypatch):
+    """Each rank traces every other batch of the same batches into the one array; a partial folder another number
+    of processes left (here: 3, garbage vectors and every row missing) is not mixed in. The probes then open the
+    cache without tracing again."""
+    one = shard_setup["one"]
+    directory, partial = sharded_folder(shard_setup, tmp_path)
+    partial.mkdir(parents=True)
+    shape = np.load(one / "vectors.npy", mmap_mode="r").shape
+    np.save(partial / "vectors.npy", np.ones(shape, dtype=np.float16))
+    np.save(partial / "shard-0-of-3.npy", np.ones(shape[1], dtype=bool))
+    run = run_features(shard_setup, tmp_path, world=2)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"in {directory}" in run.stdout and run.stdout.count(" words x ") == 1  # printed by rank 0 only
+    assert cache_bytes(directory) == cache_bytes(one) and not partial.exists()
+    assert sorted(p.name for p in directory.iterdir()) == sorted(CACHE_FILES)
+    assert json.loads((one / "meta.json").read_text())["missing"] > 0  # merged from the long sentence's shard
+    monkeypatch.setattr(features, "_build", lambda *args: pytest.fail("the cache was built again"))
+    feats = extract_features(load(shard_setup["model"]), shard_setup["sentences"], cache_dir=tmp_path)
+    assert feats.directory == directory
+
+
+def test_a_dead_shard_leaves_the_cache_incomplete_and_a_rerun_finishes_it(shard_setup, failed_cache, tmp_path):
+    """No meta.json after the failure; the rerun's rank 0 (broken now) finds its shard done and is never asked to
+    trace, rank 1 traces its own: the bytes of one process."""
+    cache = tmp_path / "cache"
+    shutil.copytree(failed_cache, cache)
+    directory, partial = sharded_folder(shard_setup, cache)
+    assert not directory.exists() and not (partial / "meta.json").exists()
+    assert (partial / "shard-0-of-2.npy").exists() and not (partial / "shard-1-of-2.npy").exists()
+    run = run_features(shard_setup, cache, world=2, broken=0)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not (tmp_path / "broken.log").exists()
+    assert cache_bytes(directory) == cache_bytes(shard_setup["one"]) and not partial.exists()
+
+
+def test_one_process_finishes_the_shards_a_torchrun_job_left(shard_setup, failed_cache, tmp_path):
+    cache = tmp_path / "cache"
+    shutil.copytree(failed_cache, cache)
+    directory, partial = sharded_folder(shard_setup, cache)
+    run = run_features(shard_setup, cache)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert cache_bytes(directory) == cache_bytes(shard_setup["one"]) and not partial.exists()
+    assert [p.name for p in directory.parent.iterdir()] == [directory.name]  # no temporary folder left behind

@@ -7,7 +7,8 @@ counts, each batch's rows gathered at once and written straight to the file, and
 layer at a time, so memory stays bounded whatever the dataset's size. The cache is keyed by the
 model (its name and a hash of its weights), the dataset (sha256 of the words and the selection)
 and the pooling; a second sweep over the same data opens the array instead of running the model
-again.
+again. Under torchrun each process traces every world-th batch into the one array (the batches, and so the
+bytes, are those of one process), and the first process completes the cache once all shards are done.
 """
 import hashlib
 import json
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..distributed import join_job
 from ..errors import ExplorerError
 from ..families.base import Model, pick_device
 from ..paths import CACHE
@@ -102,6 +104,9 @@ def extract_features(model: Model, sentences: list[list[str]], *, pool: str = "f
     ``select[i]`` lists the word indices of sentence i to keep, in the order their rows are stored.
     Sentences are traced in batches of similar token counts, each of at most ``max_tokens`` padded positions
     (and ``batch_size`` sentences, where given), on ``device`` ("cpu", "cuda", "mps"; None: the best available).
+    Under torchrun (WORLD_SIZE > 1, or a process group already started) every rank calls this with the same
+    arguments and traces its share of the batches (on its own GPU where ``device`` names none); a job that dies
+    leaves the cache incomplete, and the same job run again, or one process, finishes the shards not done.
     """
     if pool not in POOLS:
         raise ExplorerError(f"unknown pooling {pool!r}: use one of {', '.join(POOLS)}")
@@ -109,14 +114,14 @@ def extract_features(model: Model, sentences: list[list[str]], *, pool: str = "f
         raise ExplorerError("no sentences to extract features from")
     if select is not None and len(select) != len(sentences):
         raise ExplorerError(f"select has {len(select)} entries for {len(sentences)} sentences")
-    device = pick_device(device)  # refused here, before any work, if this machine lacks it
+    job = join_job(pick_device(device))  # refused here, before any work, if this machine lacks it
     key = dict(format=FORMAT_VERSION, model=model.name, model_sha256=model_fingerprint(model),
                dataset_sha256=dataset_fingerprint(sentences, select), pool=pool)
     directory = Path(cache_dir or CACHE_DIR) / _safe(model.name) / (
         f"{key['model_sha256'][:12]}-{key['dataset_sha256'][:16]}-{pool}")
     if not (directory / "meta.json").exists():
-        with model.on(device):
-            _build(model, sentences, select, key, directory, max_tokens, batch_size, progress)
+        with model.on(job.device):
+            _build(model, sentences, select, key, directory, max_tokens, batch_size, progress, job)
     return open_features(directory)
 
 
@@ -131,8 +136,7 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-80:]
 
 
-def _build(model, sentences, select, key, directory, max_tokens, batch_size, progress):
-    pool = key["pool"]
+def _build(model, sentences, select, key, directory, max_tokens, batch_size, progress, job):
     chosen = [list(range(len(w))) if select is None else list(select[i]) for i, w in enumerate(sentences)]
     for i, (words, idx) in enumerate(zip(sentences, chosen)):
         if not words:
@@ -143,37 +147,103 @@ def _build(model, sentences, select, key, directory, max_tokens, batch_size, pro
     offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(idx) for idx in chosen])
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".partial-"))
+    tmp, shards = _partial(directory, job)
     try:
         first = model.trace(words=sentences[0], attentions=False, logits=False)  # for the layer count and width
         shape = (first.hidden.shape[0], int(offsets[-1]), first.hidden.shape[-1])
-        np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=shape)
-        missing = np.zeros(shape[1], dtype=bool)
+        if job.main:
+            _prepare(tmp, shape, shards)
+        job.barrier()  # the array exists before any rank writes to it
         lengths = model.token_counts([list(words) for words in sentences])
-        bar = tqdm(total=len(sentences), desc=f"features from {model.name}", unit="sentence", disable=not progress)
+        batches = list(_batches(lengths, max_tokens, batch_size))  # the same batches whatever the number of shards
+        todo = [s for s in ([job.rank] if job.world > 1 else range(shards)) if not _shard(tmp, s, shards).exists()]
+        bar = tqdm(total=sum(len(b) for s in todo for b in batches[s::shards]), desc=f"features from {model.name}",
+                   unit="sentence", disable=not (progress and job.main))
         try:
-            for batch in _batches(lengths, max_tokens, batch_size):
-                traces = model.trace_batch([list(sentences[i]) for i in batch], batch_size=len(batch))
-                rows, vectors = _gather(traces, [sentences[i] for i in batch], batch, [chosen[i] for i in batch],
-                                        offsets, pool, missing)
-                # Mapped for one batch only: pages a map touches count as the process's memory until it closes
-                stored = np.load(tmp / "vectors.npy", mmap_mode="r+")
-                stored[:, rows] = vectors
-                del stored
-                bar.update(len(batch))
+            for s in todo:
+                _trace_shard(model, sentences, chosen, offsets, key["pool"], batches[s::shards], tmp,
+                             _shard(tmp, s, shards), bar)
         finally:
             bar.close()
-        np.save(tmp / "offsets.npy", offsets)
-        np.save(tmp / "missing.npy", missing)
-        meta = key | dict(layers=shape[0], rows=shape[1], dim=shape[2], sentences=len(sentences),
-                          missing=int(missing.sum()), family=model.family)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        try:
-            tmp.rename(directory)
-        except OSError:  # another run finished the same features first
-            if not (directory / "meta.json").exists():
-                raise
+        job.barrier()  # every shard written
+        if job.main:
+            _finish(tmp, directory, key, offsets, shape, shards, model.family)
+        job.barrier()  # meta.json in place before any rank opens the features
     finally:
+        if shards == 1:  # one process's own folder; a torchrun job's stays for a rerun to finish
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _partial(directory: Path, job) -> tuple[Path, int]:
+    """The folder the cache is built in, and into how many shards its batches are split. A torchrun job's ranks
+    share one folder named after the cache; one process builds in a fresh one (concurrent builds of the same
+    features never collide), unless a torchrun job left this cache's folder with shards done: it finishes those
+    shards, so an interrupted job can be completed without torchrun."""
+    shared = directory.parent / f".partial-{directory.name}"
+    if job.world > 1:
+        return shared, job.world
+    left = {int(p.stem.rpartition("-of-")[2]) for p in shared.glob("shard-*-of-*.npy")}
+    if len(left) == 1:
+        return shared, left.pop()
+    return Path(tempfile.mkdtemp(dir=directory.parent, prefix=".partial-")), 1
+
+
+def _shard(tmp: Path, shard: int, shards: int) -> Path:
+    """Where a finished shard keeps its missing rows; its presence marks the shard done."""
+    return tmp / f"shard-{shard}-of-{shards}.npy"
+
+
+def _prepare(tmp: Path, shape: tuple, shards: int) -> None:
+    """The zeroed array to fill, unless ``tmp`` holds one with shards of this split done (a rerun goes on with
+    it); a build split into another number of shards is not mixed in but started afresh."""
+    done = list(tmp.glob("shard-*.npy"))
+    if done and all(p.name.endswith(f"-of-{shards}.npy") for p in done) and (tmp / "vectors.npy").exists():
+        return
+    for path in tmp.glob("shard-*"):
+        path.unlink()
+    tmp.mkdir(exist_ok=True)
+    np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=shape)
+
+
+def _trace_shard(model, sentences, chosen, offsets, pool, batches, tmp, done, bar) -> None:
+    """Traces the shard's batches into the array, then marks the shard done with its missing rows."""
+    missing = np.zeros(int(offsets[-1]), dtype=bool)
+    for batch in batches:
+        traces = model.trace_batch([list(sentences[i]) for i in batch], batch_size=len(batch))
+        rows, vectors = _gather(traces, [sentences[i] for i in batch], batch, [chosen[i] for i in batch],
+                                offsets, pool, missing)
+        # Mapped for one batch only: pages a map touches count as the process's memory until it closes
+        stored = np.load(tmp / "vectors.npy", mmap_mode="r+")
+        stored[:, rows] = vectors
+        del stored
+        bar.update(len(batch))
+    written = done.with_suffix(".tmp")
+    with open(written, "wb") as f:
+        np.save(f, missing)
+    os.replace(written, done)  # all at once: a shard killed while saving is not taken for done
+
+
+def _finish(tmp, directory, key, offsets, shape, shards, family) -> None:
+    """The shards' missing rows merged, offsets and meta.json written (its presence: the cache is complete) and
+    the folder moved into place."""
+    done = [_shard(tmp, s, shards) for s in range(shards)]
+    lost = [s for s, path in enumerate(done) if not path.exists()]
+    if lost:
+        raise ExplorerError(f"feature shard(s) {lost} of {shards} did not finish, so {tmp} is incomplete: "
+                            "run the same command again to complete it")
+    missing = np.any([np.load(path) for path in done], axis=0)
+    np.save(tmp / "offsets.npy", offsets)
+    np.save(tmp / "missing.npy", missing)
+    for path in done:
+        path.unlink()
+    meta = key | dict(layers=shape[0], rows=shape[1], dim=shape[2], sentences=len(offsets) - 1,
+                      missing=int(missing.sum()), family=family)
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    try:
+        tmp.rename(directory)
+    except OSError:  # another run finished the same features first
+        if not (directory / "meta.json").exists():
+            raise
         shutil.rmtree(tmp, ignore_errors=True)
 
 

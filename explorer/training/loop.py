@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.corpus import load_corpus
+from ..distributed import Runtime, join_job, local_rank
 from ..errors import ExplorerError
 from ..families import build, family
 from ..tokenizers import train_tokenizer
@@ -114,21 +115,6 @@ def check_size(spec, size: dict) -> None:
 
 # -- processes and devices ---------------------------------------------------------------------------
 
-@dataclass
-class Runtime:
-    rank: int = 0
-    world: int = 1
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self):
-        if self.world > 1:
-            torch.distributed.barrier()
-
-
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
@@ -151,16 +137,7 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
 
 def start_runtime(device: str) -> Runtime:
     """One process, or one rank of a torchrun job (gloo on CPU, nccl on CUDA)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return Runtime(device=pick_device(device))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = pick_device(device, local_rank)
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
-    if not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    return Runtime(torch.distributed.get_rank(), world, dev)
+    return join_job(pick_device(device, local_rank()))
 
 
 def hardware(runtime: Runtime) -> dict:
