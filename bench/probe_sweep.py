@@ -212,7 +212,8 @@ def _goals(report: dict) -> str:
 
 # -- the README section: saved real-data probe runs plus this benchmark -------------------------------
 
-RUNS = dict(pos=RESULTS / "probe-ewt-pos", wsd=RESULTS / "probe-semcor-wsd")
+RUNS = dict(pos=RESULTS / "probe-ewt-pos", wsd=RESULTS / "probe-semcor-wsd",
+            information=RESULTS / "probe-ewt-pos-information")
 
 
 def probing_report() -> str:
@@ -220,17 +221,21 @@ def probing_report() -> str:
 
     pos = pd.read_csv(RUNS["pos"] / "results.csv")
     wsd = pd.read_csv(RUNS["wsd"] / "results.csv")
-    configs = {k: json.loads((v / "config.json").read_text()) for k, v in RUNS.items()}
+    runs = {k: v for k, v in RUNS.items() if (v / "config.json").exists()}
+    configs = {k: json.loads((v / "config.json").read_text()) for k, v in runs.items()}
     out = ["## Probing results on real data", "",
            "Commands (CPU; the feature cache makes reruns fast):", "", "```",
-           " ".join(_command(configs["pos"]["command"], RUNS["pos"])),
-           " ".join(_command(configs["wsd"]["command"], RUNS["wsd"])),
+           *(" ".join(_command(configs[k]["command"], runs[k])) for k in runs),
            "python bench/probe_sweep.py --model gpt2-tiny --model <MiniLM folder> --threads 1", "```", "",
            "### UPOS accuracy per layer (UD English-EWT train -> test, linear probe)", "",
            _layer_table(pos, "pos/upos", "accuracy", dict(selectivity="selectivity", mix="mix_accuracy"),
                         baselines=("word_type_baseline", "majority_baseline")), "",
+           _pos_note(pos), "",
+           *(_information(pd.read_csv(runs["information"] / "results.csv"), configs["information"])
+             if "information" in runs else []),
            "### WSD F1 per layer (SemCor -> Raganato ALL, nearest sense centroid)", "",
            _layer_table(wsd, "wsd/ALL", "f1", dict(mix="mix_f1"), baselines=("mfs_f1",)), "",
+           "WSD has no dev split yet: its bold layer is the highest on the test set itself (an upper bound).", "",
            _cap_note(configs["wsd"]), "",
            "F1 of each model's best WSD layer on the five parts of ALL:", "", _parts_table(wsd), "",
            "### Scalar-mix weights (softmax, learned with the probe) -- which layers each task draws on", "",
@@ -253,7 +258,8 @@ def _cap_note(config: dict) -> str:
 def _command(argv: list[str], out_dir: Path) -> list[str]:
     """The saved command as a reader would type it: the MiniLM folder named, data paths relative,
     the output where the results are kept, the scratch feature cache left to its default."""
-    out, args = ["python -m explorer"], list(argv[1:])
+    ran_as_module = argv[:3] == ["python", "-m", "explorer"]  # newer runs record it so; older ones __main__.py
+    out, args = ["python -m explorer"], list(argv[3:] if ran_as_module else argv[1:])
     while args:
         a = args.pop(0)
         if a == "--cache":
@@ -281,20 +287,62 @@ def _layer_table(df, task, metric, extras: dict, baselines: tuple) -> str:
     head = ["model"] + [f"L{l}" for l in layers] + ["best"] + list(extras)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for model in dict.fromkeys(df.model):
-        row = per_layer.loc[model]
-        best = int(row.idxmax())
-        cells = [_short(model)] + [("**%.1f**" if l == best else "%.1f") % (100 * row[l]) if not pd_isna(row[l]) else ""
-                                   for l in layers] + [f"L{best}"]
+        row, mine = per_layer.loc[model], df[df.model == model]
+        chosen = _chosen(mine, row)
+        below = set(mine[(mine.metric == "below_word_type") & (mine.value == 1)].layer.astype(int))
+        cells = [_short(model)] + [(("**%.1f**" if l in chosen else "%.1f") % (100 * row[l]) + ("†" if l in below else ""))
+                                   if not pd_isna(row[l]) else "" for l in layers] + ["=".join(f"L{l}" for l in chosen)]
         for name, m in extras.items():
-            vals = df[(df.model == model) & (df.metric == m)]
+            vals = mine[mine.metric == m]
             if m == "selectivity":
-                vals = vals[vals.layer == best]
+                vals = vals[vals.layer == chosen[0]]
             cells.append(f"{100 * vals.value.iloc[0]:.1f}" if len(vals) else "")
+        if "dev_accuracy" in set(df.metric):
+            ci = mine[mine.layer == chosen[0]].set_index("metric").value
+            cells.append(f"[{100 * ci['accuracy_ci_low']:.1f}, {100 * ci['accuracy_ci_high']:.1f}]"
+                         if "accuracy_ci_low" in ci else "")
         lines.append("| " + " | ".join(cells) + " |")
+    if "dev_accuracy" in set(df.metric):
+        lines[0], lines[1] = lines[0] + " 95 % CI |", lines[1] + "---|"
     base = [f"{b.replace('_', ' ')} {100 * df[df.metric == b].value.iloc[0]:.1f}" for b in baselines
             if (df.metric == b).any()]
     n = int(df.n.dropna().iloc[0])
     return "\n".join(lines) + f"\n\nBaselines: {', '.join(base)} ({n} test items)."
+
+
+def _chosen(rows, per_layer) -> list[int]:
+    """The layers the run chose on dev (ties all kept); runs without a dev split: the best on test."""
+    dev = rows[rows.metric == "best_layer"].layer.dropna().astype(int).tolist()
+    return sorted(dev) or [int(per_layer.idxmax())]
+
+
+def _pos_note(pos) -> str:
+    if "dev_accuracy" not in set(pos.metric):
+        return "Bold: the best layer on the test set itself (this run had no dev split)."
+    return ("Bold: the layer(s) chosen on EWT's own dev set (ties all shown), test scored once per layer; the 95 % "
+            "interval is a bootstrap over test sentences at the chosen layer; † marks a layer not above the "
+            "word-type baseline. Selectivity (accuracy minus a control task's) at the chosen layer.")
+
+
+def _information(info, config) -> list[str]:
+    """What each layer adds beyond word identity: MDL compression and conditional bits, per layer."""
+    limit = config.get("train_limit")
+    lines = [f"### Beyond word identity (EWT UPOS, {f'the first {limit:,}' if limit else 'all'} training sentences)", "",
+             "Compression = uniform codelength / online codelength (Voita & Titov 2020; higher: the tags are easier "
+             "to extract). Conditional bits = V-information a layer adds to a probe that already knows the word "
+             "type, in bits per token (Hewitt et al. 2021; 0: nothing beyond a lookup table).", "",
+             "| model | compression, layer 0 -> top | conditional bits, layer 0 -> top | most bits at |",
+             "|---|---|---|---|"]
+    for model in dict.fromkeys(info.model):
+        mine = info[info.model == model]
+        comp = mine[mine.metric == "compression"].sort_values("layer").value
+        bits = mine[mine.metric == "conditional_bits"].sort_values("layer").set_index("layer").value
+        lines.append(f"| {_short(model)} | " + " ".join(f"{v:.1f}" for v in comp) + " | "
+                     + " ".join(f"{v:.3f}" for v in bits) + f" | L{int(bits.idxmax())} |")
+    base = info[info.metric == "word_baseline_bits"].value
+    if len(base):
+        lines += ["", f"The word-type probe alone leaves {base.iloc[0]:.2f} bits per token of tag uncertainty."]
+    return lines + [""]
 
 
 def pd_isna(x) -> bool:
@@ -316,17 +364,23 @@ def _parts_table(wsd) -> str:
 
 
 def _best(df, task, metric):
-    per_layer = df[(df.task == task) & (df.metric == metric)]
-    return {m: (int(g.set_index("layer").value.idxmax()), float(g.value.max()), int(g.layer.max()))
-            for m, g in per_layer.groupby("model", sort=False)}
+    """Per model: (the chosen layer, its score, the top layer); chosen on dev where the run had one."""
+    rows = df[df.task == task]
+    best = {}
+    for m, g in rows[rows.metric == metric].groupby("model", sort=False):
+        values = g.set_index("layer").value
+        layer = _chosen(rows[rows.model == m], values)[0]
+        best[m] = (layer, float(values[layer]), int(g.layer.max()))
+    return best
 
 
 def _ordering_table(pos, wsd) -> str:
     """Peak layer of UPOS and of WSD per model (ties within 0.2 points go to the lower layer)."""
     lines = ["Peak = the lowest layer within 0.2 points of the best (the tiny models' UPOS curves are nearly flat).", "",
              "| model | layers | UPOS peaks at | WSD peaks at | POS lower than senses? |", "|---|---|---|---|---|"]
+    on = "dev_accuracy" if (pos.metric == "dev_accuracy").any() else "accuracy"  # POS peaks judged on dev
     for model in dict.fromkeys(pos.model):
-        p, w = _peak(pos, "pos/upos", "accuracy", model), _peak(wsd, "wsd/ALL", "f1", model)
+        p, w = _peak(pos, "pos/upos", on, model), _peak(wsd, "wsd/ALL", "f1", model)
         top = int(pos[pos.model == model].layer.max())
         verdict = "yes" if p < w else "same layer" if p == w else "no"
         lines.append(f"| {_short(model)} | {top} | L{p} | L{w} | {verdict} |")
