@@ -379,8 +379,9 @@ def _ordering_table(pos, wsd) -> str:
     lines = ["Peak = the lowest layer within 0.2 points of the best (the tiny models' UPOS curves are nearly flat).", "",
              "| model | layers | UPOS peaks at | WSD peaks at | POS lower than senses? |", "|---|---|---|---|---|"]
     on = "dev_accuracy" if (pos.metric == "dev_accuracy").any() else "accuracy"  # POS peaks judged on dev
+    wsd = wsd.assign(model=wsd.model.map(_short))  # the runs may name MiniLM by its folder or its package
     for model in dict.fromkeys(pos.model):
-        p, w = _peak(pos, "pos/upos", on, model), _peak(wsd, "wsd/ALL", "f1", model)
+        p, w = _peak(pos, "pos/upos", on, model), _peak(wsd, "wsd/ALL", "f1", _short(model))
         top = int(pos[pos.model == model].layer.max())
         verdict = "yes" if p < w else "same layer" if p == w else "no"
         lines.append(f"| {_short(model)} | {top} | L{p} | L{w} | {verdict} |")
@@ -394,7 +395,8 @@ def _peak(df, task, metric, model, tolerance=0.002) -> int:
 
 def _reading(pos, wsd) -> str:
     """What the tables say, with the numbers taken from them."""
-    upos, senses = _best(pos, "pos/upos", "accuracy"), _best(wsd, "wsd/ALL", "f1")
+    upos = _best(pos, "pos/upos", "accuracy")
+    senses = {_short(m): best for m, best in _best(wsd, "wsd/ALL", "f1").items()}  # MiniLM's two names
     word_type = float(pos[pos.metric == "word_type_baseline"].value.iloc[0])
     mfs = float(wsd[(wsd.task == "wsd/ALL") & (wsd.metric == "mfs_f1")].value.iloc[0])
     sel = pos[pos.metric == "selectivity"]
@@ -406,13 +408,13 @@ def _reading(pos, wsd) -> str:
         s = float(sel[(sel.model == m) & (sel.layer == layer)].value.iloc[0])
         lines.append(f"- **MiniLM** (all-MiniLM-L6-v2, 6 layers, 22.7 M parameters): best-layer UPOS {100 * acc:.1f} % "
                      f"at layer {layer} with selectivity {100 * s:.1f} points (compass goals: >= 93 %, >= 20 points); "
-                     f"WSD {100 * senses[m][1]:.1f} F1 at layer {senses[m][0]} against MFS {100 * mfs:.1f}. Coenen et "
+                     f"WSD {100 * senses[_short(m)][1]:.1f} F1 at layer {senses[_short(m)][0]} against MFS {100 * mfs:.1f}. Coenen et "
                      "al. report 71.1 for BERT-base with all of SemCor; MiniLM is a fifth of its size, distilled for "
                      "sentence similarity, and its centroids here come from a capped SemCor.")
     tiny_acc = ", ".join(f"{m} {100 * upos[m][1]:.1f}" for m in tiny)
     tiny_sel = ", ".join(f"{m} {100 * float(sel[(sel.model == m) & (sel.layer == upos[m][0])].value.iloc[0]):.0f}"
                          for m in tiny)
-    tiny_wsd = ", ".join(f"{m} {100 * senses[m][1]:.1f} (L{senses[m][0]})" for m in tiny)
+    tiny_wsd = ", ".join(f"{m} {100 * senses[_short(m)][1]:.1f} (L{senses[_short(m)][0]})" for m in tiny)
     lines += [
         f"- **The tiny models** (3.4-12.6 M parameters, 30 M tokens over one 2.2 M-token corpus, minutes of training): "
         f"best-layer UPOS {tiny_acc} against a word-type baseline of {100 * word_type:.1f}. A 192-320-dimensional "
@@ -434,7 +436,7 @@ def _mix_table(pos, wsd) -> str:
     lines = ["| model | task | weights, layer 0 -> top |", "|---|---|---|"]
     for model in dict.fromkeys(pos.model):
         for name, df in (("UPOS", pos), ("WSD", wsd)):
-            w = df[(df.model == model) & (df.metric == "mix_weight")].sort_values("layer").value
+            w = df[(df.model.map(_short) == _short(model)) & (df.metric == "mix_weight")].sort_values("layer").value
             if len(w):
                 lines.append(f"| {_short(model)} | {name} | " + " ".join(f"{v:.2f}" for v in w) + " |")
     return "\n".join(lines)
