@@ -330,7 +330,9 @@ def _information(info, config) -> list[str]:
     lines = [f"### Beyond word identity (EWT UPOS, {f'the first {limit:,}' if limit else 'all'} training sentences)", "",
              "Compression = uniform codelength / online codelength (Voita & Titov 2020; higher: the tags are easier "
              "to extract). Conditional bits = V-information a layer adds to a probe that already knows the word "
-             "type, in bits per token (Hewitt et al. 2021; 0: nothing beyond a lookup table).", "",
+             "type, in bits per token (Hewitt et al. 2021; 0: nothing beyond a lookup table; below 0: on held-out words the "
+             "probe given the layer as well does worse than the word type alone, as a larger probe can on little "
+             "data).", "",
              "| model | compression, layer 0 -> top | conditional bits, layer 0 -> top | most bits at |",
              "|---|---|---|---|"]
     for model in dict.fromkeys(info.model):
