@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from explorer.data.corpus import Corpus, load_corpus  # noqa: E402
+from explorer.distributed import Runtime, pick_device  # noqa: E402
 from explorer.families import build  # noqa: E402
 from explorer.families import family as spec  # noqa: E402
 from explorer.tokenizers import train_tokenizer  # noqa: E402
 from explorer.training.loop import (TrainConfig, autocast, hardware, make_objective, make_optimizer,  # noqa: E402
-                                    pick_device, Runtime, to_device)
+                                    to_device)
 from explorer.training.objectives import MASK_SHARE  # noqa: E402
 from explorer.paths import SHARED_DATA  # noqa: E402
 from explorer.zoo import TINY, VOCAB_SIZE  # noqa: E402

@@ -15,7 +15,7 @@ from conftest import ROOT, _sentences, make_tiny
 from explorer.analysis import features
 from explorer.analysis.features import _batches, extract_features
 from explorer.errors import ExplorerError
-from explorer.families.base import pick_device
+from explorer.distributed import pick_device
 from explorer.families.elmo_network import char_ids
 from explorer.zoo import load
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ..distributed import pick_device
 from ..errors import ExplorerError
 from ..text import join_words, split_words
 from ..trace import Trace
@@ -40,24 +41,6 @@ def make_item(text=None, pair=None, words=None) -> Item:
     if pair is None:
         return Item(text, spans)
     return Item(text, spans, pair, split_words(pair) if isinstance(pair, str) else join_words(list(pair))[1])
-
-
-DEVICES = ("cpu", "cuda", "mps")
-
-
-def pick_device(name: str | None = None) -> torch.device:
-    """``name`` ("cpu", "cuda", "cuda:1", "mps") as a torch device, checked to exist here; None: the best available."""
-    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if name is None:
-        return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
-    kind = str(name).split(":")[0]
-    if kind not in DEVICES:
-        raise ExplorerError(f"unknown device {name!r}: use one of {', '.join(DEVICES)}")
-    if not available[kind]:
-        here = ", ".join(d for d in DEVICES if available[d])
-        raise ExplorerError(f"device {name!r} is not available on this machine (torch {torch.__version__} sees: "
-                            f"{here}): choose one of those, or give no device for the best available")
-    return torch.device(name)
 
 
 def make_items(inputs) -> list[Item]:

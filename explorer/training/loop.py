@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.corpus import load_corpus
-from ..distributed import Runtime, join_job, local_rank
+from ..distributed import Runtime, join_job, pick_device
 from ..errors import ExplorerError
 from ..families import build, family
 from ..tokenizers import train_tokenizer
@@ -115,29 +115,9 @@ def check_size(spec, size: dict) -> None:
 
 # -- processes and devices ---------------------------------------------------------------------------
 
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank)
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ExplorerError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ExplorerError("--device cuda, but torch sees no CUDA GPU: use --device cpu or auto")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ExplorerError("--device mps, but this machine has no MPS: use --device cpu or auto")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    return device
-
-
 def start_runtime(device: str) -> Runtime:
     """One process, or one rank of a torchrun job (gloo on CPU, nccl on CUDA)."""
-    return join_job(pick_device(device, local_rank()))
+    return join_job(pick_device(device))
 
 
 def hardware(runtime: Runtime) -> dict:
