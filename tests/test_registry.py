@@ -80,9 +80,10 @@ def test_no_code_outside_the_families_compares_family_names():
 
 
 def test_no_analysis_runs_a_network_around_its_model():
-    """Analyses go through the Model's entry points (trace, scores, attend, prefix, word_log_probs...), never its
-    network, and never build a family's inputs themselves."""
-    reach = re.compile(r"\.net\b|\bchar_ids\b|\belmo_network\b|\._encode\b")
-    offenders = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for path in ROOT.glob("explorer/analysis/*.py")
+    """Analyses and transfer go through the Model's entry points (trace, scores, attend, prefix, word_log_probs,
+    network_inputs, hidden_states...), never its network, and never build a family's inputs themselves."""
+    reach = re.compile(r"\.net\b|\bchar_ids\b|\belmo_network\b|\._encode\b|\bHFModel\b")
+    offenders = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+                 for path in [*ROOT.glob("explorer/analysis/*.py"), *ROOT.glob("explorer/transfer/*.py")]
                  for n, line in enumerate(path.read_text().splitlines(), 1) if reach.search(line)]
     assert not offenders, "\n".join(offenders)

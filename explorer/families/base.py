@@ -1,4 +1,4 @@
-"""What every family shares: input checking, word spans, batching and progress."""
+"""What every family shares: input checking, word spans, batching and progress, and the Model interface."""
 import hashlib
 import threading
 from contextlib import contextmanager
@@ -49,9 +49,21 @@ def make_items(inputs) -> list[Item]:
             for x in inputs]
 
 
+@dataclass
+class NetworkInputs:
+    """A batch as the model's network reads it, and where each input's trace tokens sit in it."""
+
+    inputs: dict  # the network's keyword arguments (tensors [B, T, ...]): pass them back to Model.hidden_states
+    mask: torch.Tensor  # [B, T]: real positions (not padding)
+    positions: list[list[int]]  # per input, the position of each token its trace keeps ([CLS] yes, ELMo's <S> no)
+    word_ids: list[list[int | None]]  # per input, each of those tokens' word (None: a special token)
+    truncated: list[bool]  # per input: cut to the model's context
+
+
 class Model:
     """A traceable model of one family (``spec``: what its family is and can do). Subclasses implement ``_run``
-    and the size properties."""
+    and the size properties, and to be trained through (transfer), ``_network_inputs``, ``hidden_states`` and
+    ``_fresh_network``."""
 
     def __init__(self, net: torch.nn.Module, tokenizer, name: str, spec, card: dict | None = None):
         self.net = net.eval()
@@ -154,6 +166,39 @@ class Model:
     def _run(self, items: list[Item], attentions: bool, logits: bool) -> list[Trace]:
         """Traces of ``items``; with neither attentions nor logits asked, families may skip what only those need."""
         raise NotImplementedError
+
+    # -- training through the model: fine-tuning, scratch twins and control models ---------------------
+    def network_inputs(self, inputs) -> NetworkInputs:
+        """``inputs`` (as trace_batch takes them) encoded for the network, padded into one batch."""
+        return self._network_inputs(make_items(inputs))
+
+    def _network_inputs(self, items: list[Item]) -> NetworkInputs:
+        raise NotImplementedError
+
+    def hidden_states(self, inputs: dict, lm_labels: torch.Tensor | None = None):
+        """Every layer's hidden states [n_layers + 1, B, T, d] for ``NetworkInputs.inputs``, with gradients where
+        enabled, and the language-modelling loss for ``lm_labels`` (causal families: [B, T] token ids, which the
+        loss shifts by one, -100 where there is no target), else None."""
+        raise NotImplementedError
+
+    def add_special_tokens(self, tokens: list[str]) -> None:
+        """New special tokens in the tokenizer, each with a fresh embedding row to learn."""
+        raise ExplorerError(f"{self.name} ({self.spec.display}) takes no new tokens: its input is not a vocabulary "
+                            "of embeddings")
+
+    def untrained_copy(self, name: str, *, tokenizer=None, card: dict | None = None) -> "Model":
+        """The same architecture with fresh float32 weights, initialised as the family initialises a model before
+        training (from torch's random state); ``tokenizer``: the copy's own (default: this model's, shared)."""
+        return type(self)(self._fresh_network(), self.tokenizer if tokenizer is None else tokenizer, name, self.spec,
+                          card)
+
+    def _fresh_network(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def torch_module(self) -> torch.nn.Module:
+        """The torch module holding every weight, to register inside a larger module (its parameters, train() and
+        eval() then reach them); run it through the Model's methods."""
+        return self.net
 
     def save(self, directory: str | Path, card: dict | None = None) -> Path:
         raise NotImplementedError

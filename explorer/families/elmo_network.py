@@ -17,7 +17,7 @@ from torch import nn
 
 from ..errors import ExplorerError, TruncationWarning
 from ..trace import Trace
-from .base import Model, make_items
+from .base import Model, NetworkInputs, make_items
 
 MAX_CHARS = 50
 # AllenNLP's ELMoCharacterMapper: bytes 0-255, then these, all shifted by +1 so that 0 pads.
@@ -211,8 +211,8 @@ class ElmoModel(Model):
     def token_counts(self, inputs) -> list[int]:
         return [min(len(item.words), self.max_len - 2) + 2 for item in make_items(inputs)]
 
-    @torch.no_grad()
-    def _run(self, items, attentions, logits):
+    def _network_inputs(self, items):
+        """Characters of <S>, the words, </S>: word j sits at position j + 1."""
         words_batch = [item.words for item in items]
         room = self.max_len - 2  # like [CLS]/[SEP] for BERT, <S> and </S> count against the limit
         truncated = [len(words) > room for words in words_batch]
@@ -221,7 +221,14 @@ class ElmoModel(Model):
             warnings.warn(f"input of {n} words cut to {self.name}'s limit of {room}", TruncationWarning)
             words_batch = [words[:room] for words in words_batch]
         chars, mask = char_ids(words_batch, self.net.max_chars)
-        out = self.net(chars.to(self.device), mask.to(self.device), with_logits=logits)
+        return NetworkInputs(dict(chars=chars, mask=mask), mask, [list(range(1, len(w) + 1)) for w in words_batch],
+                             [list(range(len(w))) for w in words_batch], truncated)
+
+    @torch.no_grad()
+    def _run(self, items, attentions, logits):
+        batch = self._network_inputs(items)
+        out = self.net(**{k: v.to(self.device) for k, v in batch.inputs.items()}, with_logits=logits)
+        words_batch = [item.words[:len(p)] for item, p in zip(items, batch.positions)]
         ids = word_ids(self.tokenizer, words_batch)
         traces = []
         for b, words in enumerate(words_batch):
@@ -233,7 +240,7 @@ class ElmoModel(Model):
                 model=self.name, family=self.family, tokens=list(words), words=list(words),
                 word_ids=list(range(len(words))), input_ids=ids[b, real].clone(),
                 hidden=out["hidden"][:, b, real].clone(), attentions=None, logits=scores,
-                truncated=truncated[b],
+                truncated=batch.truncated[b],
             ))
         return traces
 
@@ -263,6 +270,15 @@ class ElmoModel(Model):
         scores = {"forward": out["forward_logits"][:, index], "backward": out["backward_logits"][:, index + 2]}
         per = {d: scores[d].log_softmax(-1) for d in directions}
         return per | {"both": sum(per.values()).log_softmax(-1)}
+
+    # -- training through the model (see Model) ------------------------------------------------------------
+    def hidden_states(self, inputs, lm_labels=None):
+        if lm_labels is not None:
+            raise ExplorerError(f"{self.name}: ELMo's two language models take no next-token labels here")
+        return self.net(**inputs, with_logits=False)["hidden"], None
+
+    def _fresh_network(self):
+        return ElmoNet(**self.net.config)  # it keeps its constructor's arguments as its config
 
     def save(self, directory, card=None):
         """config.json (family + hyper-parameters), float16 model.safetensors, tokenizer files, card.json.

@@ -11,7 +11,7 @@ import torch
 
 from ..errors import ExplorerError, TruncationWarning
 from ..trace import Trace
-from .base import Item, Model, make_items
+from .base import Item, Model, NetworkInputs, make_items
 
 # The final norm a logit lens must apply to intermediate layers, by where transformers keeps it.
 _FINAL_NORMS = ("transformer.ln_f", "model.norm", "gpt_neox.final_layer_norm", "model.decoder.final_layer_norm")
@@ -83,12 +83,21 @@ class HFModel(Model):
                              return_offsets_mapping=True, return_special_tokens_mask=True, return_tensors="pt")
         return enc, truncated
 
+    def _network_kwargs(self, enc) -> dict:
+        """What the network reads of a tokenizer's encoding (segment ids only where the family reads pairs)."""
+        keys = ("input_ids", "attention_mask") + (("token_type_ids",) if self.spec.pairs else ())
+        return {k: enc[k] for k in keys if k in enc}
+
+    @staticmethod
+    def _word_ids(enc, b: int, n: int, item: Item) -> list[int | None]:
+        """Input ``b``'s token -> word index over its ``n`` real tokens."""
+        return align(enc["offset_mapping"][b, :n].tolist(), enc.sequence_ids(b)[:n],
+                     enc["special_tokens_mask"][b, :n].tolist(), item)
+
     @torch.no_grad()
     def _run(self, items, attentions, logits):
         enc, truncated = self._encode(items)
-        inputs = {k: enc[k].to(self.device) for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
-        if not self.spec.pairs:
-            inputs.pop("token_type_ids", None)
+        inputs = {k: v.to(self.device) for k, v in self._network_kwargs(enc).items()}
         # Hidden states only: the base network, without the heads' vocabulary projection
         net = self.net if attentions or logits else self.net.base_model
         with self._attention("eager" if attentions else "sdpa"):
@@ -102,9 +111,7 @@ class HFModel(Model):
         for b, item in enumerate(items):
             n = int(enc["attention_mask"][b].sum())
             ids = enc["input_ids"][b, :n]
-            word_ids = align(enc["offset_mapping"][b, :n].tolist(), enc.sequence_ids(b)[:n],
-                             enc["special_tokens_mask"][b, :n].tolist(), item)
-            words, word_ids = _keep_present(item.words, word_ids)
+            words, word_ids = _keep_present(item.words, self._word_ids(enc, b, n, item))
             traces.append(Trace(
                 model=self.name, family=self.family,
                 tokens=self.tokenizer.convert_ids_to_tokens(ids.tolist()),
@@ -213,6 +220,29 @@ class HFModel(Model):
         emb = getattr(self.net, "bert", self.net).embeddings
         return {"token": emb.word_embeddings(input_ids), "segment": emb.token_type_embeddings(segment_ids),
                 "position": emb.position_embeddings(torch.arange(len(input_ids)))}
+
+    # -- training through the model (see Model) ------------------------------------------------------------
+    def _network_inputs(self, items):
+        enc, truncated = self._encode(items)
+        lengths = enc["attention_mask"].sum(1).tolist()
+        return NetworkInputs(self._network_kwargs(enc), enc["attention_mask"], [list(range(n)) for n in lengths],
+                             [self._word_ids(enc, b, n, item) for b, (n, item) in enumerate(zip(lengths, items))],
+                             truncated)
+
+    def hidden_states(self, inputs, lm_labels=None):
+        if lm_labels is None:  # the body alone: a vocabulary projection per token would cost as much again
+            out = self.net.base_model(**inputs, output_hidden_states=True)
+            return torch.stack(out.hidden_states), None
+        out = self.net(**inputs, output_hidden_states=True, labels=lm_labels)
+        return torch.stack(out.hidden_states), out.loss
+
+    def add_special_tokens(self, tokens):
+        if self.tokenizer.add_tokens(list(tokens), special_tokens=True):
+            self.net.resize_token_embeddings(len(self.tokenizer), mean_resizing=False)
+
+    def _fresh_network(self):
+        # float32 whatever dtype a save recorded in the shared config (save writes float16 weights)
+        return type(self.net)._from_config(self.net.config, attn_implementation="eager", dtype=torch.float32)
 
     def save(self, directory, card=None):
         """Weights as float16 safetensors, config.json, tokenizer files and card.json."""

@@ -14,13 +14,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import PreTrainedModel, get_linear_schedule_with_warmup
+from transformers import get_linear_schedule_with_warmup
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from ..errors import ExplorerError
-from ..families.base import make_item
-from ..families.elmo_network import char_ids
-from ..families.hf import HFModel, align
 from .data import Row
 
 # GPT's input transformation: start, delimiter (between the texts of a pair) and extract tokens.
@@ -93,7 +90,7 @@ class Classifier(nn.Module):
     def __init__(self, model, classes: list[str], level: str, mix: bool, pool: str, hidden: int = 0):
         super().__init__()
         self.model, self.classes, self.level, self.pool, self.mix = model, list(classes), level, pool, mix
-        self.backbone = model.net
+        self.backbone = model.torch_module()  # its weights train with the head's
         layers, _, d = model.trace(words=["a"], attentions=False, logits=False).hidden.shape
         self.head = TaskHead(layers, d, len(classes), mix, hidden)
 
@@ -106,7 +103,7 @@ class Classifier(nn.Module):
 
     def reps(self, batch: Batch):
         """[rows, L+1, d] and the auxiliary LM loss (None unless asked for in the batch)."""
-        hidden, lm_loss = forward(self.model, batch)
+        hidden, lm_loss = self.model.hidden_states(batch.inputs, batch.lm_labels)
         return torch.einsum("rk,lkd->rld", batch.pool, hidden.flatten(1, 2)), lm_loss
 
     def label_ids(self, labels: list[str]) -> torch.Tensor:
@@ -138,52 +135,37 @@ def classifier(model, classes, level, hidden: int = 0) -> Classifier:
 
 def add_task_tokens(model) -> None:
     """GPT's start, delimiter and extract tokens: new special tokens, with embedding rows to learn."""
-    if model.tokenizer.add_tokens(list(TASK_TOKENS), special_tokens=True):
-        model.net.resize_token_embeddings(len(model.tokenizer), mean_resizing=False)
+    model.add_special_tokens(list(TASK_TOKENS))
 
 
 def fresh_twin(model, name: str):
-    """The same architecture and tokenizer, randomly initialised: the from-scratch denominator."""
-    net = model.net
-    if isinstance(net, PreTrainedModel):
-        # float32 whatever dtype a save recorded in the shared config (HFModel.save writes float16 weights)
-        twin = type(net)._from_config(net.config, attn_implementation="eager", dtype=torch.float32)
-    else:  # our own networks keep their constructor arguments as their config
-        twin = type(net)(**net.config)
-    return type(model)(twin, copy.deepcopy(model.tokenizer), name, model.spec)
+    """The same architecture and a copy of the tokenizer (task tokens go to the copy), randomly initialised: the
+    from-scratch denominator."""
+    return model.untrained_copy(name, tokenizer=copy.deepcopy(model.tokenizer))
 
 
 # -- encoding ----------------------------------------------------------------------------------------------
 
 def encode(model, rows: list[Row], level: str, pool: str, lm: bool = False) -> Batch:
-    words_of = [list(r.text) if level == "token" else None for r in rows]
-    if not isinstance(model, HFModel):
-        return _encode_words(model, rows, level, words_of)
+    """Rows as the network reads them, and which positions each output row averages: for a sentence its first
+    token or all its tokens (as the model's trace keeps them), for a word its first sub-token."""
     if pool == "extract":
         return _encode_transformed(model, rows, lm)
-    items = [make_item(words=w) if w is not None else make_item(r.text, r.text_b) for r, w in zip(rows, words_of)]
-    enc, truncated = model._encode(items)
-    inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
-    if not model.spec.pairs:
-        inputs.pop("token_type_ids", None)
-    mask = enc["attention_mask"]
+    enc = model.network_inputs([list(r.text) if level == "token" else (r.text, r.text_b) for r in rows])
     groups, labels = [], []
-    for b, (row, item) in enumerate(zip(rows, items)):
-        n = int(mask[b].sum())
+    for b, (row, positions, word_ids) in enumerate(zip(rows, enc.positions, enc.word_ids)):
         if level == "sentence":
-            groups.append([(b, 0)] if pool == "first" else [(b, t) for t in range(n)])
+            groups.append([(b, t) for t in (positions[:1] if pool == "first" else positions)])
             labels.append(row.label)
             continue
-        word_ids = align(enc["offset_mapping"][b, :n].tolist(), enc.sequence_ids(b)[:n],
-                         enc["special_tokens_mask"][b, :n].tolist(), item)
         first = {}
-        for t, w in enumerate(word_ids):
+        for t, w in zip(positions, word_ids):
             first.setdefault(w, t)
         for w, tag in enumerate(row.label):
             if w in first:  # a word cut off by the context has no token: it is left out
                 groups.append([(b, first[w])])
                 labels.append(tag)
-    return Batch(inputs, _pool(groups, mask.shape), labels, sum(truncated))
+    return Batch(enc.inputs, _pool(groups, enc.mask.shape), labels, sum(enc.truncated))
 
 
 def _encode_transformed(model, rows: list[Row], lm: bool) -> Batch:
@@ -208,22 +190,6 @@ def _encode_transformed(model, rows: list[Row], lm: bool) -> Batch:
                  truncated, lm_labels)
 
 
-def _encode_words(model, rows, level, words_of) -> Batch:
-    """ELMo reads words as characters; position 0 is <S>, so word j sits at j + 1."""
-    room = model.max_len - 2
-    words = [w if w is not None else make_item(r.text, r.text_b).words for r, w in zip(rows, words_of)]
-    truncated = sum(len(w) > room for w in words)
-    words = [w[:room] for w in words]
-    chars, mask = char_ids(words, model.net.max_chars)
-    if level == "sentence":
-        groups = [[(b, j + 1) for j in range(len(w))] for b, w in enumerate(words)]
-        labels = [r.label for r in rows]
-    else:
-        groups = [[(b, j + 1)] for b, w in enumerate(words) for j in range(len(w))]
-        labels = [t for r, w in zip(rows, words) for t in r.label[:len(w)]]
-    return Batch(dict(chars=chars, mask=mask), _pool(groups, mask.shape), labels, truncated)
-
-
 def _pool(groups: list[list[tuple[int, int]]], shape) -> torch.Tensor:
     """[rows, B * T] averaging weights: row i is the mean of its (batch, position) group."""
     width = shape[1]
@@ -231,17 +197,6 @@ def _pool(groups: list[list[tuple[int, int]]], shape) -> torch.Tensor:
     for i, group in enumerate(groups):
         pool[i, [b * width + t for b, t in group]] = 1 / len(group)
     return pool
-
-
-def forward(model, batch: Batch):
-    """Hidden states [L+1, B, T, d] with gradients, and the LM loss when the batch carries LM labels."""
-    if not isinstance(model, HFModel):
-        return model.net(**batch.inputs, with_logits=False)["hidden"], None
-    if batch.lm_labels is None:  # the body alone: a vocabulary projection per token would cost as much again
-        out = model.net.base_model(**batch.inputs, output_hidden_states=True)
-        return torch.stack(out.hidden_states), None
-    out = model.net(**batch.inputs, output_hidden_states=True, labels=batch.lm_labels)
-    return torch.stack(out.hidden_states), out.loss
 
 
 # -- training ----------------------------------------------------------------------------------------------
