@@ -90,12 +90,7 @@ def random_copy(model, seed: int = 0):
     give, and the gap to the trained model what training added."""
     import torch
 
-    net = model.net
     with torch.random.fork_rng(devices=[]):  # seeded here without moving the caller's random state
         torch.manual_seed(seed)
-        if isinstance(net.config, dict):  # our own networks (ELMo) keep their constructor's arguments
-            fresh = type(net)(**net.config)
-        else:  # transformers: the config rebuilds the same network with its own initialisation
-            fresh = type(net)._from_config(net.config, attn_implementation="eager")
-    return type(model)(fresh.float().eval(), model.tokenizer, f"{model.name} (random init)", model.spec,
-                       card=dict(model.card, control=f"random initialisation, seed {seed}"))
+        return model.untrained_copy(f"{model.name} (random init)",
+                                    card=dict(model.card, control=f"random initialisation, seed {seed}"))
