@@ -32,7 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import explorer  # noqa: E402
-from explorer.analysis.features import _batches, extract_features  # noqa: E402
+from explorer.features import _batches, extract_features  # noqa: E402
 from explorer.data.conllu import read_conllu  # noqa: E402
 from explorer.families.elmo_network import char_ids  # noqa: E402
 from explorer.families.hf import HFModel  # noqa: E402

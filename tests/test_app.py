@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import jobs, zoo
-from explorer.analysis import features
+from explorer import features
 from tests.conftest import make_tiny, wait_for
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

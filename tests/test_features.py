@@ -12,8 +12,8 @@ import pytest
 import torch
 from conftest import ROOT, _sentences, make_tiny
 
-from explorer.analysis import features
-from explorer.analysis.features import _batches, extract_features
+from explorer import features
+from explorer.features import _batches, extract_features
 from explorer.errors import ExplorerError
 from explorer.distributed import pick_device
 from explorer.families.elmo_network import char_ids
@@ -95,7 +95,7 @@ CACHE_FILES = ("vectors.npy", "offsets.npy", "missing.npy", "meta.json")
 # A torchrun worker whose rank is BROKEN_RANK never marks its shard done, as if it died while tracing, and
 # notes each shard it was asked to trace in BROKEN_LOG.
 BROKEN = """import os, sys
-from explorer.analysis import features
+from explorer import features
 from explorer.cli import main
 if os.environ["RANK"] == os.environ["BROKEN_RANK"]:
     features._trace_shard = lambda *args: open(os.environ["BROKEN_LOG"], "a").write(args[-2].name + "\\n")

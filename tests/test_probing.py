@@ -10,8 +10,8 @@ import torch
 from conftest import make_tiny, shared_data
 
 import explorer
-from explorer.analysis import features as feature_cache
-from explorer.analysis.features import EmptyWordWarning, extract_features
+from explorer import features as feature_cache
+from explorer.features import EmptyWordWarning, extract_features
 from explorer.analysis.geometry import (geometry_figure, layer_geometry, sense_points, separation, separation_figure,
                                        tag_points)
 from explorer.analysis.probing import (COLUMNS, ProbeSettings, bootstrap_interval, conditional_information,

@@ -21,7 +21,7 @@ from ..data.conllu import TaggedSentence
 from ..data.senses import SenseSentence
 from ..errors import ExplorerError
 from ..families.base import Model
-from .features import extract_features
+from ..features import extract_features
 
 METHODS = ("pca", "umap")
 

@@ -45,7 +45,7 @@ from ..data.conllu import TaggedSentence, tagset_name
 from ..errors import ExplorerError
 from ..families.base import Model
 from .export import write_html
-from .features import Features, extract_features, model_fingerprint
+from ..features import Features, extract_features, model_fingerprint
 
 COLUMNS = ["model", "layer", "task", "metric", "value", "n"]
 

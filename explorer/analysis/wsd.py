@@ -28,7 +28,7 @@ from ..data.wic import WicPair
 from ..data.senses import FRAMEWORK_PARTS, SenseInstance, SenseSentence
 from ..errors import ExplorerError
 from ..families.base import Model
-from .features import Features, extract_features
+from ..features import Features, extract_features
 from .probing import ProbeSettings, stepper, standardiser, table
 
 

@@ -22,7 +22,7 @@ def add_arguments(parser):
 def run(args):
     import torch
 
-    from ..analysis.features import extract_features
+    from ..features import extract_features
     from ..data.conllu import read_pos_file
     from ..zoo import load
 

@@ -13,7 +13,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import jobs
-from ..analysis.features import _safe
+from ..features import _safe
 from ..errors import ExplorerError
 from ..paths import ROOT
 from . import modes

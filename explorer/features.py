@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..distributed import join_job
-from ..errors import ExplorerError
-from ..families.base import Model, pick_device
-from ..paths import CACHE
+from .distributed import join_job, pick_device
+from .errors import ExplorerError
+from .families.base import Model
+from .paths import CACHE
 
 CACHE_DIR = Path(os.environ.get("LT_FEATURE_CACHE", CACHE / "features"))
 FORMAT_VERSION = 1  # bump when the stored layout changes, so old caches are not misread
