@@ -14,23 +14,23 @@ def add_arguments(parser):
                                                                   "probe pos --word-col)")
     parser.add_argument("--pool", choices=["first", "mean"], default="first", help="sub-token pooling per word")
     parser.add_argument("--cache", help="feature cache folder (default: ~/.linguistic_travelling/cache/features)")
-    parser.add_argument("--device", help="cpu, cuda or mps (default: the best available; under torchrun each "
-                                         "process on CUDA takes its own GPU)")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: the best available; under "
+                                         "torchrun each process on CUDA takes its own GPU)")
     parser.add_argument("--max-tokens", type=int, default=4096, help="padded tokens per batch (default 4096)")
 
 
 def run(args):
-    import torch
-
-    from ..features import extract_features
     from ..data.conllu import read_pos_file
+    from ..distributed import join_job, pick_device
+    from ..features import extract_features
     from ..zoo import load
 
+    job = join_job(pick_device(args.device))  # this process, or its rank of a torchrun job (extract_features joins it)
     model = load(args.model)
     for path in args.data:
         words = [s.words for s in read_pos_file(path, args.limit, word_col=args.word_col)]
         feats = extract_features(model, words, pool=args.pool, cache_dir=args.cache, device=args.device,
                                  max_tokens=args.max_tokens, progress=True)
-        if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
+        if job.main:  # one report per job
             print(f"{path}: {len(feats)} words x {feats.n_layers} layers x {feats.dim} in {feats.directory}")
     return 0
