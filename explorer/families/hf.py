@@ -1,4 +1,5 @@
 """Transformer families through HF transformers: tracing, saving, and loading real checkpoints."""
+import copy
 import inspect
 import json
 import warnings
@@ -241,8 +242,10 @@ class HFModel(Model):
             self.net.resize_token_embeddings(len(self.tokenizer), mean_resizing=False)
 
     def _fresh_network(self):
-        # float32 whatever dtype a save recorded in the shared config (save writes float16 weights)
-        return type(self.net)._from_config(self.net.config, attn_implementation="eager", dtype=torch.float32)
+        # A config of its own (transformers would write the copy's dtype, and a resize its vocabulary size, into
+        # this model's), float32 whatever dtype a save recorded (save writes float16 weights)
+        config = copy.deepcopy(self.net.config)
+        return type(self.net)._from_config(config, attn_implementation="eager", dtype=torch.float32)
 
     def save(self, directory, card=None):
         """Weights as float16 safetensors, config.json, tokenizer files and card.json."""
