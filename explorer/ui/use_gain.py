@@ -242,7 +242,7 @@ def shift_section():
 
 @common.cached
 def compare(finetuned: str, texts: list[str]):
-    from explorer.transfer import shift
+    from explorer.transfer.shift import shift
 
     after = common.load_model(finetuned)
     before = common.load_model(after.card["finetuned_from"])
