@@ -9,7 +9,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from .errors import ExplorerError
-from .paths import display_name
+from .paths import display_name, read_card
 from .families import family, for_model_type
 from .families.base import Model
 from .families.hf import HFModel
@@ -22,11 +22,6 @@ def check_safetensors(path: Path) -> None:
             f.keys()
     except SafetensorError as e:
         raise ExplorerError(f"{path} is corrupted or truncated ({e}): copy it again") from None
-
-
-def read_card(directory: Path) -> dict:
-    card = directory / "card.json"
-    return json.loads(card.read_text()) if card.exists() else {}
 
 
 def load_directory(directory: Path, name: str | None = None) -> Model:

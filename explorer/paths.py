@@ -1,4 +1,5 @@
 """Where things live: the checkout, the user's own folder ($LT_HOME) and its caches, and the shared datasets."""
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +10,12 @@ CACHE = LT_HOME / "cache"
 SWEEPS = LT_HOME / "transfer"  # use-and-gain sweeps started from the app
 # The real datasets, read in place beside the checkout (never copied into it): see ../shared/data/README.md.
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def read_card(directory: Path) -> dict:
+    """A checkpoint folder's card.json (how it was made and measured), or {} where it has none."""
+    card = directory / "card.json"
+    return json.loads(card.read_text()) if card.exists() else {}
 
 
 def display_name(directory: Path) -> str:

@@ -3,13 +3,17 @@
 Models: small random checkpoints of several families saved to a temporary folder (as if the user had trained
 them), and the real MiniLM loaded by path, so the tests run before and after the shipped models exist.
 """
+import io
+import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import jobs, zoo
 from explorer import features
+from explorer.cli import main
 from tests.conftest import make_tiny, wait_for
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -318,6 +322,26 @@ def test_probing_pos_with_a_random_init_control_model_and_conditional_bits(app):
     assert {"conditional_bits", "best_layer", "below_word_type", "accuracy_ci_low"} <= set(results.metric)
     assert "flag" in at.dataframe[1].value.columns
     assert any("chosen on dev" in m.value for m in at.markdown)
+
+
+def test_probing_lab_gives_what_the_probe_command_writes(app, tmp_path):
+    """One runner behind both: the page's table and configuration are the command's results.csv and config.json."""
+    at = app("bert", page="probing")
+    at.segmented_control(key="probing-task").set_value("wsd").run()
+    at.checkbox(key="probing-mix").uncheck()
+    at.checkbox(key="probing-control-model").check()
+    _run_probes(at)
+    assert_clean(at)
+    out = tmp_path / "wsd"
+    assert main(["probe", "wsd", "--model", app.folders["bert"], "--control-model", "--no-mix", "--out", str(out),
+                 "--no-png"]) == 0
+    page = at.session_state["probing-result"]
+    shown = pd.read_csv(io.StringIO(at.dataframe[0].value.to_csv(index=False)))  # as the command saves it
+    pd.testing.assert_frame_equal(shown, pd.read_csv(out / "results.csv"))
+    written = json.loads((out / "config.json").read_text())
+    assert [m["name"] for m in written["models"]] == ["bert-small", "bert-small (random init)"]
+    assert json.loads(json.dumps(page.config, default=str)) == {
+        k: v for k, v in written.items() if k not in ("command", "figures", "png")}
 
 
 @pytest.mark.parametrize("task, metric", [("wsd", "f1"), ("wic", "accuracy")])

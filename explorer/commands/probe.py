@@ -99,33 +99,26 @@ def _geometry_arguments(parser):
 
 
 def run(args):
-    import pandas as pd
+    from ..analysis import probe_run, probing
+    from ..data import probe_data
+    from ..zoo import load
 
-    from ..analysis import probing
-    from ..errors import ExplorerError
-    from ..zoo import load, random_copy
-
-    if (_opt(args, "train") is None) != (args.test is None) and args.task != "geometry":
-        raise ExplorerError("give both --train and --test, or neither (then the demo sets are used)")
-    for n in (_opt(args, "train_limit"), _opt(args, "test_limit")):
-        if n is not None and n < 1:
-            raise ExplorerError("--train-limit and --test-limit must be at least 1")
     settings = probing.ProbeSettings(
         mlp_hidden=_opt(args, "mlp", 0), mix=not _opt(args, "no_mix", False), seed=args.seed,
         dev_fraction=_opt(args, "dev_fraction", 0.1), l2_grid=tuple(_opt(args, "l2_grid", ())),
         tie_tolerance=_opt(args, "tie_tolerance", 0.0), bootstrap=_opt(args, "bootstrap", 1000),
         codelength=_opt(args, "codelength", False), conditional=_opt(args, "conditional", "")).check()
+    data = probe_data.read(args.task, _opt(args, "train"), args.test, dev=_opt(args, "dev"), seed=args.seed,
+                           **{k: _opt(args, k) for k in ("train_limit", "test_limit", "word_col", "tag_col",
+                                                         "wordnet")})
     models = [load(name) for name in args.model]
-    if _opt(args, "control_model", False):
-        models = [m for model in models for m in (model, random_copy(model, args.seed))]
-    experiment = {"pos": _pos, "wsd": _wsd, "wic": _wic, "geometry": _geometry}[args.task]
-    tables, figures, files, extra = experiment(args, models, settings)
-    results = pd.concat(tables, ignore_index=True) if tables else probing.table([])
-    config = probing.run_config(args.task, models, files, settings, pool=args.pool, command=args.invocation,
-                                summary=probing.summary(results), **extra)
+    done = probe_run.run(data, models, settings, control=_opt(args, "control_model", False), pool=args.pool,
+                         tagset=_opt(args, "tagset", "upos"), word=_opt(args, "word", "bank"), cache_dir=args.cache,
+                         progress=True, command=args.invocation)
+    figures = done.figures(relative=args.relative_depth)
     out = Path(args.out or Path(DEFAULT_OUT) / args.task)
-    written = probing.save_run(out, results, figures, config, png=not args.no_png)
-    print(_summary(results))
+    written = probing.save_run(out, done.results, figures, done.config, png=not args.no_png)
+    print(_summary(done.results))
     print(f"\nwrote {out}/results.csv, config.json and {len(figures)} figures (PNG: {written['png']})")
     return 0
 
@@ -134,106 +127,6 @@ def _opt(args, name, default=None):
     """An option's value, or ``default`` where it is unset or the task has no such option."""
     value = getattr(args, name, None)
     return default if value is None else value
-
-
-def _pos(args, models, settings):
-    import pandas as pd
-
-    from ..analysis import probing
-    from ..data.conllu import DEMO_POS_TEST, DEMO_POS_TRAIN, read_pos_file
-
-    files = dict(train=Path(args.train or DEMO_POS_TRAIN), test=Path(args.test or DEMO_POS_TEST))
-    if args.dev:
-        files["dev"] = Path(args.dev)
-    columns = dict(word_col=args.word_col, tag_col=args.tag_col)
-    train = read_pos_file(files["train"], args.train_limit, **columns)
-    test = read_pos_file(files["test"], args.test_limit, **columns)
-    dev = read_pos_file(files["dev"], **columns) if args.dev else None
-    tables = [probing.pos_probe(m, train, test, dev=dev, tagset=args.tagset, pool=args.pool, settings=settings,
-                                cache_dir=args.cache, progress=True) for m in models]
-    df, relative = pd.concat(tables, ignore_index=True), args.relative_depth
-    task = df.task.iloc[0]  # named from the data: pos/upos, pos/xpos, pos/ptb, ...
-    figures = dict(accuracy=probing.layer_figure(df, task, "accuracy", relative=relative),
-                   selectivity=probing.selectivity_figure(df, task, relative=relative))
-    for metric in ("compression", "conditional_bits"):
-        if (df.metric == metric).any():
-            figures[metric] = probing.layer_figure(df, task, metric, relative=relative)
-    if settings.mix:
-        figures["mix_weights"] = probing.mix_weights_figure(df)
-    return tables, figures, files, dict(tagset=task.partition("/")[2], train_sentences=len(train),
-                                        test_sentences=len(test), dev_sentences=len(dev) if dev else None,
-                                        train_limit=args.train_limit, test_limit=args.test_limit, **columns)
-
-
-def _sense_file_name(path: Path) -> str:
-    return path.name.split(".")[0]
-
-
-def _wsd(args, models, settings):
-    import pandas as pd
-
-    from ..analysis import probing
-    from ..analysis.wsd import wsd_probe
-    from ..data.senses import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file, wordnet_first_senses
-
-    files = dict(train=Path(args.train or DEMO_SENSES_TRAIN), test=Path(args.test or DEMO_SENSES_TEST))
-    train, test = read_sense_file(files["train"]), read_sense_file(files["test"])
-    first_senses = None
-    if args.wordnet:
-        files["wordnet"] = Path(args.wordnet)
-        first_senses = wordnet_first_senses(files["wordnet"])
-    name = "demo" if args.test is None else _sense_file_name(files["test"])
-    tables = [wsd_probe(m, train, test, name=name, max_train_sentences=args.train_limit, first_senses=first_senses,
-                        pool=args.pool, settings=settings, cache_dir=args.cache, progress=True) for m in models]
-    df = pd.concat(tables, ignore_index=True)
-    figures = dict(f1=probing.layer_figure(df, f"wsd/{name}", "f1", relative=args.relative_depth))
-    if settings.mix:
-        figures["mix_weights"] = probing.mix_weights_figure(df)
-    return tables, figures, files, dict(test_name=name, train_sentences=len(train), train_limit=args.train_limit)
-
-
-def _wic(args, models, settings):
-    import pandas as pd
-
-    from ..analysis import probing
-    from ..analysis.wsd import wic_probe
-    from ..data.wic import pairs_from_senses, read_wic
-    from ..data.senses import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file
-
-    files = dict(train=Path(args.train or DEMO_SENSES_TRAIN), test=Path(args.test or DEMO_SENSES_TEST))
-
-    def pairs(path):
-        if path.suffix == ".txt":
-            return read_wic(path)
-        return pairs_from_senses(read_sense_file(path), seed=args.seed)
-
-    train, test = pairs(files["train"]), pairs(files["test"])
-    name = "demo" if args.test is None else _sense_file_name(files["test"])
-    tables = [wic_probe(m, train, test, name=name, pool=args.pool, cache_dir=args.cache, progress=True)
-              for m in models]
-    df = pd.concat(tables, ignore_index=True)
-    figure = probing.layer_figure(df, f"wic/{name}", "accuracy", relative=args.relative_depth)
-    return tables, dict(accuracy=figure), files, dict(
-        test_name=name, train_pairs=len(train), test_pairs=len(test))
-
-
-def _geometry(args, models, settings):
-    from ..analysis import geometry, probing
-    from ..data.senses import DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, read_sense_file
-
-    paths = [Path(args.test)] if args.test else [DEMO_SENSES_TRAIN, DEMO_SENSES_TEST]
-    sentences = [s for p in paths for s in read_sense_file(p)]
-    points = geometry.sense_points(sentences, args.word)
-    tables, figures = [], {}
-    for i, m in enumerate(models):
-        geom = geometry.layer_geometry(m, points, title=f"{args.word} in {m.name}", pool=args.pool, seed=args.seed,
-                                       cache_dir=args.cache)
-        sep = geom.separation.assign(model=m.name, task=f"geometry/{args.word}")
-        tables.append(probing.table(sep.to_dict("records")))
-        for method in geom.coords:
-            figures[f"{method}_{i}"] = geometry.geometry_figure(geom, method)
-        figures[f"separation_{i}"] = geometry.separation_figure(geom)
-    return tables, figures, {f"contexts{i}": p for i, p in enumerate(paths)}, dict(word=args.word, points=len(points))
 
 
 def _summary(results) -> str:

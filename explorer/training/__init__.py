@@ -1,11 +1,7 @@
 """Pretraining the five families on a text corpus: objectives (biLM, causal LM, MLM + NSP) and one loop."""
+from ..lazy import attach
+
+# the loop pulls in torch: it is imported when first asked for, so the CLI's flags and the Train page load fast
+__getattr__, __dir__ = attach(__name__, {"loop": ["TrainConfig", "train"]})
 
 __all__ = ["TrainConfig", "train"]
-
-
-def __getattr__(name):  # the loop pulls in torch: import it only when asked for, so the CLI's flags load fast
-    if name in __all__:
-        from . import loop
-
-        return getattr(loop, name)
-    raise AttributeError(f"module 'explorer.training' has no attribute {name!r}")

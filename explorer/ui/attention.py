@@ -3,7 +3,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from explorer.analysis import attention, induction
+from explorer import analysis
 from explorer.ui import common
 
 DEFAULT = "The cat sat on the mat because it was tired ."
@@ -36,9 +36,9 @@ def render():
 @common.cached
 def attention_shape(name: str, text: str, pair) -> dict:
     trace = common.load_model(name).trace(text, pair=pair)
-    layers, heads, tokens, _ = attention.attention(trace).shape
-    return dict(layers=layers, heads=heads, tokens=tokens, labels=attention.token_labels(trace.tokens),
-                layer_names=induction.layer_names(common.load_model(name)))
+    layers, heads, tokens, _ = analysis.attention.attention(trace).shape
+    return dict(layers=layers, heads=heads, tokens=tokens, labels=analysis.attention.token_labels(trace.tokens),
+                layer_names=analysis.induction.layer_names(common.load_model(name)))
 
 
 def _head(h: int) -> str:
@@ -70,7 +70,7 @@ def head_view(name, text, pair, shape):
 
 @common.cached
 def head_view_figure(name, text, pair, layer, heads, top_k):
-    return attention.head_view(_trace(name, text, pair), layer, list(heads), top_k)
+    return analysis.attention.head_view(_trace(name, text, pair), layer, list(heads), top_k)
 
 
 def model_view(name, text, pair, shape):
@@ -82,7 +82,7 @@ def model_view(name, text, pair, shape):
 
 @common.cached
 def model_view_figure(name, text, pair):
-    return attention.model_view(_trace(name, text, pair))
+    return analysis.attention.model_view(_trace(name, text, pair))
 
 
 def one_head(name, text, pair, shape):
@@ -98,10 +98,10 @@ def one_head(name, text, pair, shape):
 @common.cached
 def head_matrix(name, text, pair, layer, head):
     trace = _trace(name, text, pair)
-    matrix = attention.attention(trace)[layer, head]
-    labels = attention.token_labels(trace.tokens)
-    return attention.head_heatmap(trace, layer, head), pd.DataFrame(matrix, index=labels, columns=labels).reset_index(
-        names="query")
+    matrix = analysis.attention.attention(trace)[layer, head]
+    labels = analysis.attention.token_labels(trace.tokens)
+    table = pd.DataFrame(matrix, index=labels, columns=labels).reset_index(names="query")
+    return analysis.attention.head_heatmap(trace, layer, head), table
 
 
 def rollout_and_flow(name, text, pair, shape):
@@ -124,16 +124,16 @@ def rollout_and_flow(name, text, pair, shape):
 
 @common.cached
 def rollout_figure(name, text, pair, layer):
-    return attention.rollout_figure(_trace(name, text, pair), layer)
+    return analysis.attention.rollout_figure(_trace(name, text, pair), layer)
 
 
 @common.cached
 def flow(name, text, pair, outputs):
     trace = _trace(name, text, pair)
-    result = attention.attention_flow(attention.attention(trace), list(outputs))
-    labels = attention.token_labels(trace.tokens)
+    result = analysis.attention.attention_flow(analysis.attention.attention(trace), list(outputs))
+    labels = analysis.attention.token_labels(trace.tokens)
     table = pd.DataFrame(result.flow, index=[labels[o] for o in result.outputs], columns=labels)
-    return attention.flow_figure(result, trace.tokens, common.label(name)), table.reset_index(names="output")
+    return analysis.attention.flow_figure(result, trace.tokens, common.label(name)), table.reset_index(names="output")
 
 
 def head_scores(name, text, pair, shape):
@@ -155,7 +155,7 @@ def head_scores(name, text, pair, shape):
 @common.cached
 def scores(name, text, pair) -> pd.DataFrame:
     model = common.load_model(name)
-    return attention.head_scores(model.trace(text, pair=pair), model)
+    return analysis.attention.head_scores(model.trace(text, pair=pair), model)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from explorer.analysis import attribution
+from explorer import analysis
 from explorer.ui import common
 
 DEFAULT = "The children played in the ___ all afternoon ."
@@ -38,7 +38,7 @@ def render():
 @common.cached
 def attribute(name: str, text: str, target, method: str, steps: int):
     with common.exclusive_model(name) as model:
-        return attribution.attribute(model, text, target, method, steps, yield_point=common.give_way)
+        return analysis.attribution.attribute(model, text, target, method, steps, yield_point=common.give_way)
 
 
 def explain(result, index: int):
@@ -50,9 +50,9 @@ def explain(result, index: int):
     if result.delta is not None:
         cols[3].metric("convergence delta", f"{result.delta:+.1e}",
                        help="sum of the scores minus the log p change: near 0 means the scores account for it")
-    st.html(attribution.attribution_html(result))
+    st.html(analysis.attribution.attribution_html(result))
     table = pd.DataFrame({"token": result.tokens, "score": result.scores})
-    fig = attribution.attribution_figure(result)
+    fig = analysis.attribution.attribution_figure(result)
     fig.update_layout(height=340)
     common.chart(fig, key=f"attribution-{index}", data=table, name=f"attribution-{result.model}")
 

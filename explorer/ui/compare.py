@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from explorer.analysis import contrast, prediction
+from explorer import analysis
 from explorer.text import BYTE_LEVEL_MARKS, check_text, split_words
 from explorer.ui import common
 
@@ -20,7 +20,7 @@ def render():
     if text is None:
         return
     tokenization(names, text)
-    blanks = len(prediction.BLANK.findall(text))
+    blanks = len(analysis.prediction.BLANK.findall(text))
     if blanks != 1:
         st.warning(f"Put exactly one blank (`___` or `[MASK]`) in the sentence to see what each model predicts "
                    f"there and its logit lens (found {blanks}).", icon=":material/edit:")
@@ -40,7 +40,7 @@ def tokenization(names, text):
     with common.guard("Tokenizing"):
         table = tokenization_table(tuple(names), text)
         if len(table) <= 42:  # a strip per model stays readable up to about forty words
-            fig = contrast.tokenization_figure(readable(table))
+            fig = analysis.contrast.tokenization_figure(readable(table))
             fig.update_layout(height=120 + 42 * len(names), margin=dict(t=90, b=10))
             common.chart(fig, key="compare-tokens-figure", data=table, name="tokenization")
         else:
@@ -57,7 +57,7 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
 
 @common.cached
 def tokenization_table(names: tuple, text: str) -> pd.DataFrame:
-    return contrast.tokenization_table([common.load_model(n) for n in names], text)
+    return analysis.contrast.tokenization_table([common.load_model(n) for n in names], text)
 
 
 # -- predictions -----------------------------------------------------------------------------------------
@@ -81,10 +81,10 @@ def predictions(names, text):
 @common.cached
 def blank_predictions(name: str, text: str, top_k: int):
     """A model's top-k for the blank, and its panel (cached with it: a figure costs more than the lookup)."""
-    table = prediction.blank_table([common.load_model(name)], text, top_k)
+    table = analysis.prediction.blank_table([common.load_model(name)], text, top_k)
     table["model"] = common.label(name)
-    fig = prediction.top_k_figure(table.drop(columns="model"),
-                                  f"{common.label(name)}<br><sup>{table.context.iloc[0]}</sup>")
+    fig = analysis.prediction.top_k_figure(table.drop(columns="model"),
+                                           f"{common.label(name)}<br><sup>{table.context.iloc[0]}</sup>")
     fig.update_layout(height=150 + 26 * top_k, margin=dict(l=10, r=10))
     return table, fig
 
@@ -103,14 +103,14 @@ def lens(names, text):
     for i, name in enumerate(transformers):
         with columns[i % 2], common.guard("The logit lens", name):
             table = logit_lens(name, text, target.strip() or None)
-            fig = prediction.logit_lens_figure(table, common.label(name))
+            fig = analysis.prediction.logit_lens_figure(table, common.label(name))
             fig.update_layout(height=360)
             common.chart(fig, key=f"compare-lens-{i}", data=table, name=f"logit-lens-{common.label(name)}")
 
 
 @common.cached
 def logit_lens(name: str, text: str, target: str | None) -> pd.DataFrame:
-    return prediction.logit_lens(common.load_model(name), text, target)
+    return analysis.prediction.logit_lens(common.load_model(name), text, target)
 
 
 # -- ELMo's two directions ------------------------------------------------------------------------------
@@ -123,7 +123,8 @@ def elmo_sides(names, text):
     for i, name in enumerate(names):
         with common.guard("ELMo's predictions", name):
             table = elmo_directions(name, text)
-            fig = prediction.top_k_figure(table, f"{common.label(name)}: the blank from the left, the right, and both")
+            fig = analysis.prediction.top_k_figure(
+                table, f"{common.label(name)}: the blank from the left, the right, and both")
             fig.update_layout(height=320)
             common.chart(fig, key=f"compare-elmo-{i}", data=table, name=f"elmo-directions-{common.label(name)}")
 
@@ -131,9 +132,9 @@ def elmo_sides(names, text):
 @common.cached
 def elmo_directions(name: str, text: str) -> pd.DataFrame:
     """The analysis asks for the blank's word number; the blank is a word of its own once written as ___."""
-    with_blank = prediction.BLANK.sub(" ___ ", text)
+    with_blank = analysis.prediction.BLANK.sub(" ___ ", text)
     words = [w for w, _, _ in split_words(with_blank)]
-    return prediction.elmo_predictions(common.load_model(name), with_blank, words.index("___"))
+    return analysis.prediction.elmo_predictions(common.load_model(name), with_blank, words.index("___"))
 
 
 # -- BERT: next sentence and the input sum ---------------------------------------------------------------
@@ -160,19 +161,19 @@ def bert_extras(names):
         chosen = names[0] if len(names) == 1 else st.selectbox("Input sum of", names, format_func=common.label,
                                                                 key="compare-parts-model")
         table = embedding_parts(chosen, first, second)
-        fig = contrast.embedding_parts_figure(table, common.label(chosen))
+        fig = analysis.contrast.embedding_parts_figure(table, common.label(chosen))
         fig.update_layout(height=380)
         common.chart(fig, key="compare-parts", data=table, name=f"bert-input-{common.label(chosen)}")
 
 
 @common.cached
 def nsp(name: str, first: str, second: str) -> float:
-    return prediction.nsp_probability(common.load_model(name), first, second)
+    return analysis.prediction.nsp_probability(common.load_model(name), first, second)
 
 
 @common.cached
 def embedding_parts(name: str, first: str, second: str) -> pd.DataFrame:
-    return contrast.bert_embedding_parts(common.load_model(name), first, second)
+    return analysis.contrast.bert_embedding_parts(common.load_model(name), first, second)
 
 
 if __name__ == "__main__":

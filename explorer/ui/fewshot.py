@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import ExplorerError
-from explorer.analysis import induction, prompting
+from explorer import analysis
 from explorer.data.tasks import UNRELATED, Template, get_task, load_task_file, relabel, task_names
 from explorer.text import check_text
 from explorer.ui import common
@@ -122,7 +122,7 @@ def prompt_builder(names, task, template, instruction):
     query = cols[2].number_input("Query number", 0, max(0, len(task.query_indices(1000)) - 1), 0,
                                  key="fewshot-query")
     with common.guard("Building the prompt"):
-        prompt = prompting.make_prompt(task, int(query), k, int(seed), template, instruction)
+        prompt = analysis.prompting.make_prompt(task, int(query), k, int(seed), template, instruction)
         st.caption(f"The exact prompt ({k} demonstrations); the expected answer is **{prompt.query.output}**.")
         st.code(prompt.text, language=None, wrap_lines=True)
         answers = ask(tuple(names), prompt.text, task.labels, _fields(template), prompt.query.output)
@@ -136,7 +136,7 @@ def _fields(template) -> tuple[str, str, str]:
 @common.cached
 def ask(names: tuple, prompt: str, labels, template: tuple, expected: str) -> pd.DataFrame:
     models = [common.load_model(n) for n in names]
-    return prompting.compare(models, prompt, list(labels) if labels else None, Template(*template), expected)
+    return analysis.prompting.compare(models, prompt, list(labels) if labels else None, Template(*template), expected)
 
 
 def show_answers(answers: pd.DataFrame, task):
@@ -184,7 +184,7 @@ def accuracy_against_k(names, task, template, instruction):
     curve = stored[1]
     for note in curve.notes:
         st.warning(note, icon=":material/warning:")
-    common.chart(prompting.curve_figure(curve.table, curve.task.chance), key="fewshot-curve-figure",
+    common.chart(analysis.prompting.curve_figure(curve.table, curve.task.chance), key="fewshot-curve-figure",
                  data=curve.table, name=f"fewshot-{curve.task.name}")
     if "majority_bias" in curve.table:
         st.caption("Label biases (mean over seeds): **majority** is the share of answers that are the most predicted "
@@ -209,8 +209,8 @@ def run_curve(names, task, ks, seeds, queries, template, instruction, calibrated
                                            f"{evaluation.accuracy:.0%}")
 
     with common.collect_warnings(propagate=False):  # the curve's notes say what did not fit, shown below
-        curve = prompting.accuracy_curve(models, task, ks, seeds, queries, template, instruction, progress,
-                                         calibrated)
+        curve = analysis.prompting.accuracy_curve(models, task, ks, seeds, queries, template, instruction,
+                                                  progress, calibrated)
     bar.empty()
     return curve
 
@@ -223,20 +223,20 @@ def induction_heads(names):
                "heads that look back to the token after the earlier occurrence are induction heads.")
     with common.guard("Measuring induction heads"):
         results = [induction_of(n) for n in names]
-        summary = induction.summary(results)
+        summary = analysis.induction.summary(results)
         st.dataframe(summary, hide_index=True, width="stretch")
-        common.chart(induction.loss_figure(results), key="fewshot-induction-loss", data=summary,
+        common.chart(analysis.induction.loss_figure(results), key="fewshot-induction-loss", data=summary,
                      name="induction-loss")
         chosen = st.selectbox("Heads of", range(len(results)), format_func=lambda i: results[i].model,
                               key="fewshot-induction-model")
         result = results[chosen]
-        common.chart(induction.heads_figure(result), key="fewshot-induction-heads",
-                     data=induction.heads_table(result), name=f"induction-heads-{result.model}")
+        common.chart(analysis.induction.heads_figure(result), key="fewshot-induction-heads",
+                     data=analysis.induction.heads_table(result), name=f"induction-heads-{result.model}")
 
 
 @common.cached
 def induction_of(name: str):
-    return induction.analyse(common.load_model(name))
+    return analysis.induction.analyse(common.load_model(name))
 
 
 if __name__ == "__main__":

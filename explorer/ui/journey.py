@@ -5,11 +5,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.analysis.demo_scores import demo_scores
-from explorer.loading import read_card
+from explorer import analysis, transfer
 from explorer.families import REGISTRY
-from explorer.paths import CACHE
-from explorer.transfer import curve
+from explorer.paths import CACHE, read_card
 from explorer.ui import common
 from explorer.zoo import TINY, TRAINED
 
@@ -132,7 +130,7 @@ def _human(count: float) -> str:
 
 def comparison_table():
     st.header("Side by side", divider="gray")
-    cards, measured, gained = shipped(), measurements(), curve.headline(curve.shipped())
+    cards, measured, gained = shipped(), measurements(), transfer.curve.headline(transfer.curve.shipped())
     rows = []
     for step in HISTORY:
         name = REGISTRY[step["family"]].tiny_name
@@ -188,7 +186,8 @@ def measure_all(names: list[str]) -> None:
     for i, name in enumerate(names):
         bar.progress(i / len(names), text=f"{name}: part of speech, word sense, few-shot retrieval…")
         with common.collect_warnings(propagate=False):  # k = 8 may not fit a small context: the label says k
-            saved[name] = dict(version=common.checkpoint_version(name), shown=demo_scores(common.load_model(name)))
+            shown = analysis.demo_scores.demo_scores(common.load_model(name))
+            saved[name] = dict(version=common.checkpoint_version(name), shown=shown)
     path = measurements_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(saved, indent=1))

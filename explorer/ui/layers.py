@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from explorer.analysis import geometry, probing
+from explorer import analysis
 from explorer.data import conllu
 from explorer.data import senses as sense_files
 from explorer.ui import common
@@ -40,10 +40,10 @@ def render():
     geom = None
     with common.guard("Travelling through the layers"):
         geom = layout(name, points, method)
-        travel = geometry.geometry_figure(geom, method)
+        travel = analysis.geometry.geometry_figure(geom, method)
         travel.update_layout(height=580)
         common.chart(travel, key="layers-travel", name=f"layer-travel-{geom.model}", data=coordinates(geom, method))
-        separation = geometry.separation_figure(geom)
+        separation = analysis.geometry.separation_figure(geom)
         separation.update_layout(height=320)
         separation.update_xaxes(dtick=1)
         common.chart(separation, key="layers-separation", data=geom.separation, name=f"layer-separation-{geom.model}")
@@ -89,18 +89,20 @@ def demo_senses():
 def make_points(points):
     kind, spec = points
     if kind == "senses":
-        return geometry.sense_points(demo_senses(), spec), f"'{spec}' by sense"
+        return analysis.geometry.sense_points(demo_senses(), spec), f"'{spec}' by sense"
     if kind == "pos":
-        return geometry.tag_points(conllu.read_pos_file(conllu.DEMO_POS_TEST), limit=spec), "words by part of speech"
+        sentences = conllu.read_pos_file(conllu.DEMO_POS_TEST)
+        return analysis.geometry.tag_points(sentences, limit=spec), "words by part of speech"
     word, sentences, labels = spec
-    return geometry.user_points(list(sentences), word, list(labels) if labels else None), f"'{word}' in your sentences"
+    found = analysis.geometry.user_points(list(sentences), word, list(labels) if labels else None)
+    return found, f"'{word}' in your sentences"
 
 
 @common.cached
 def layout(name: str, points, method: str):
     found, title = make_points(points)
-    return geometry.layer_geometry(common.load_model(name), found, title=f"{common.label(name)}: {title}",
-                                   methods=(method,))
+    return analysis.geometry.layer_geometry(common.load_model(name), found, title=f"{common.label(name)}: {title}",
+                                            methods=(method,))
 
 
 def coordinates(geom, method: str) -> pd.DataFrame:
@@ -122,9 +124,9 @@ def compare_models(names, points):
             tables.append(geom.separation.assign(model=common.label(name), task="geometry"))
     if tables:
         results = pd.concat(tables, ignore_index=True)
-        fig = probing.layer_figure(results, "geometry", "centroid_accuracy", relative=True, metric_name=
-                                   "nearest-centroid accuracy",
-                                   title="Separation of the labels by layer, every picked model")
+        fig = analysis.probing.layer_figure(results, "geometry", "centroid_accuracy", relative=True,
+                                            metric_name="nearest-centroid accuracy",
+                                            title="Separation of the labels by layer, every picked model")
         common.chart(fig, key="layers-models", data=results, name="layer-separation-models")
 
 

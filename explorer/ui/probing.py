@@ -6,18 +6,13 @@ controls that make a probe mean something: baselines, a control task and selecti
 import json
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
-from explorer import ExplorerError, zoo
-from explorer.analysis import probing, wsd
-from explorer.data import conllu, wic
-from explorer.data import senses as sense_files
-from explorer.paths import SHARED_DATA
+from explorer import ExplorerError, analysis
+from explorer.data import probe_data
 from explorer.ui import common
 
 TASKS = {"pos": "Part of speech (syntax)", "wsd": "Word sense disambiguation", "wic": "Same sense? (WiC pairs)"}
-METRIC = {"pos": "accuracy", "wsd": "f1", "wic": "accuracy"}
 _RESULT = "probing-result"
 
 
@@ -29,7 +24,7 @@ def render():
                 "ELMo-style scalar mix whose learned weights show which layers a task uses.")
     names = common.require_models()
     task = st.segmented_control("Task", list(TASKS), format_func=TASKS.get, default="pos", key="probing-task") or "pos"
-    sources = ["demo"] + (["shared"] if shared_files(task) else []) + ["upload"]
+    sources = ["demo"] + (["shared"] if probe_data.shared_files(task) else []) + ["upload"]
     source = st.radio("Data", sources, format_func=SOURCES.get, horizontal=True, key=f"probing-source-{task}")
     columns = column_picker() if source == "upload" and task == "pos" else {}  # outside the form: it reshapes it
     with st.form("probing-run"):
@@ -57,11 +52,10 @@ def render():
     if run:
         with common.guard("The probing run"):
             pos = task == "pos"
-            settings = probing.ProbeSettings(mix=mix and task != "wic", mlp_hidden=256 if mlp and pos else 0,
-                                             codelength=codelength and pos, conditional="word" if conditional and pos
-                                             else "")
-            results = run_probes(names, task, data(), pool, tagset, settings, control)
-            st.session_state[_RESULT] = results
+            settings = analysis.probing.ProbeSettings(
+                mix=mix and task != "wic", mlp_hidden=256 if mlp and pos else 0, codelength=codelength and pos,
+                conditional="word" if conditional and pos else "")
+            st.session_state[_RESULT] = run_probes(names, data(), pool, tagset, settings, control)
     if _RESULT not in st.session_state:
         st.info("Choose the data and press **Run the probes**: each picked model is probed layer by layer.",
                 icon=":material/play_arrow:")
@@ -75,7 +69,7 @@ SOURCES = {"demo": "Demo set (ships with the app)", "shared": "Real data (../sha
 
 
 def choose_data(task, source, columns):
-    """The source's own inputs; returns a function reading (train, test, files, name) when the run starts."""
+    """The source's own inputs; returns a function reading the data (a ProbeData) when the run starts."""
     limit = None
     if source == "shared":
         limit = st.slider("Training sentences (the real sets are large: fewer is faster)", 200, 12_000, 2_000,
@@ -109,38 +103,13 @@ UPLOAD_HELP = {"pos": "a .conllu treebank, a PTB .pos file, a .txt with word/TAG
                "wic": "a *.data.txt with its *.gold.txt"}
 
 
-def shared_files(task) -> dict | None:
-    files = {"pos": dict(train=SHARED_DATA / "ud_english_ewt" / "en_ewt-ud-train.conllu",
-                         test=SHARED_DATA / "ud_english_ewt" / "en_ewt-ud-test.conllu"),
-             "wsd": dict(train=SHARED_DATA / "semcor30_wn30" / "semcor.data.xml",
-                         test=SHARED_DATA / "wsd_eval_framework" / "Evaluation_Datasets" / "ALL" / "ALL.data.xml")}.get(task)
-    return files if files and all(p.exists() for p in files.values()) else None
-
-
-def read_data(task, source, limit, uploads, columns):
-    """(train, test, the files read, the test set's name) for the chosen source."""
-    if source == "demo":
-        files = {"pos": dict(train=conllu.DEMO_POS_TRAIN, test=conllu.DEMO_POS_TEST)}.get(
-            task, dict(train=sense_files.DEMO_SENSES_TRAIN, test=sense_files.DEMO_SENSES_TEST))
-        name = "demo"
-    elif source == "shared":
-        files, name = shared_files(task), "ALL" if task == "wsd" else "ewt"
-    else:
+def read_data(task, source, limit, uploads, columns) -> probe_data.ProbeData:
+    if source == "shared":
+        return probe_data.read(task, **probe_data.shared_files(task), train_limit=limit)
+    if source == "upload":
         files = {role: stored_upload(task, role, uploads.get(role)) for role in ("train", "test")}
-        name = files["test"].name.split(".")[0]
-    train, test = (read_file(task, files[role], limit if role == "train" else None, source == "demo", columns)
-                   for role in ("train", "test"))
-    return train, test, files, name
-
-
-def read_file(task, path: Path, limit, demo: bool, columns: dict):
-    if task == "pos":
-        return conllu.read_pos_file(path, limit, **columns)
-    if task == "wsd":
-        return sense_files.read_sense_file(path)
-    if demo:  # WiC pairs made from the demo's sense-labelled contexts
-        return wic.pairs_from_senses(sense_files.read_sense_file(path))
-    return wic.read_wic(path)
+        return probe_data.read(task, **files, **columns)
+    return probe_data.read(task)
 
 
 def stored_upload(task, role, files) -> Path:
@@ -157,68 +126,54 @@ def stored_upload(task, role, files) -> Path:
 
 
 # -- the run -------------------------------------------------------------------------------------------------
-def run_probes(names, task, data, pool, tagset, settings, control: bool = False):
-    """Every picked model (and, with ``control``, a random-init copy of each) probed in turn."""
-    train, test, files, name = data
+def run_probes(names, data, pool, tagset, settings, control: bool = False):
+    """Every picked model (and, with ``control``, a random-init copy of each) probed in turn, under a progress bar."""
     bar = common.StepBar(len(names) * (1 + control))
-    tables, models = [], []
-    picked = [(n, False) for n in names] + [(n, True) for n in names if control]
-    for i, (model_name, fresh) in enumerate(picked):
-        bar.model(i, f"Probing {common.label(model_name)}{' with random weights' if fresh else ''}")
-        model = common.load_model(model_name)
-        model = zoo.random_copy(model, settings.seed) if fresh else model
-        models.append(model)
-        if task == "pos":
-            tables.append(probing.pos_probe(model, train, test, tagset=tagset, pool=pool, settings=settings,
-                                            on_step=bar))
-        elif task == "wsd":
-            tables.append(wsd.wsd_probe(model, train, test, name=name, pool=pool, settings=settings, on_step=bar))
-        else:
-            tables.append(wsd.wic_probe(model, train, test, name=name, pool=pool, on_step=bar))
+    done = analysis.probe_run.run(data, (common.load_model(name) for name in names), settings, control=control,
+                                  pool=pool, tagset=tagset, on_model=lambda i, m: bar.model(i, f"Probing {m.name}"),
+                                  on_step=bar)
     bar.empty()
-    results = pd.concat(tables, ignore_index=True)
-    config = probing.run_config(task, models, files, settings, pool=pool, tagset=tagset if task == "pos" else None,
-                                train_items=len(train), test_items=len(test))
-    return dict(task=task, results=results, config=config)
+    return done
 
 
 # -- results ---------------------------------------------------------------------------------------------
 def show(run):
-    results, task = run["results"], run["task"]
+    results, task = run.results, run.task
     st.header(f"Results: {TASKS[task].lower()}", divider="gray")
     tasks = list(dict.fromkeys(results.task))
     cols = iter(st.columns([2, 2, 1] if len(tasks) > 1 else [2, 1]))
     shown_task = next(cols).selectbox("Test set", tasks, key="probing-shown-task") if len(tasks) > 1 else tasks[0]
-    metrics = sorted(set(results[results.task == shown_task].metric) - set(probing.BASELINES)
+    metrics = sorted(set(results[results.task == shown_task].metric) - set(analysis.probing.BASELINES)
                      - {"mix_weight", "mix_gamma", "threshold", "unseen_test_tags"},
-                     key=lambda m: (m != METRIC[task], m))
+                     key=lambda m: (m != analysis.probe_run.METRIC[task], m))
     metric = next(cols).selectbox("Metric", metrics, key="probing-metric")
     relative = next(cols).checkbox("Relative depth", False, key="probing-relative",
                                    help="Layers as a share of each model's depth, to compare models of different "
                                         "depth.")
-    for c in probing.summary(results[results.task == shown_task]):
+    for c in analysis.probing.summary(results[results.task == shown_task]):
         st.markdown(f"**{c['model']}**: best layer (chosen on dev) "
                     + ", ".join(f"{l} (test {c['test_accuracy'][l]:.3f}, selectivity {c['selectivity'][l]:.3f})"
                                 for l in c["best_layers"])
                     + (" — a tie" if len(c["best_layers"]) > 1 else "")
                     + (f"; not above the word-type baseline ({c['word_type_baseline']:.3f}) at layer"
                        f" {', '.join(map(str, c['below_word_type']))}" if c["below_word_type"] else ""))
-    fig = probing.layer_figure(results, shown_task, metric, relative=relative)
+    fig = analysis.probing.layer_figure(results, shown_task, metric, relative=relative)
     common.chart(fig, key="probing-layers", data=results, name=f"probe-{shown_task.replace('/', '-')}")
     if task == "pos":
-        fig = probing.selectivity_figure(results, shown_task, relative=relative)
+        fig = analysis.probing.selectivity_figure(results, shown_task, relative=relative)
         common.chart(fig, key="probing-selectivity", data=results, name="probe-selectivity")
     if (results.metric == "mix_weight").any():
         st.caption("The scalar mix: softmax weights over the layers, learned with the probe (ELMo's Figure 2).")
-        common.chart(probing.mix_weights_figure(results), key="probing-mix-weights", data=results,
+        common.chart(analysis.probing.mix_weights_figure(results), key="probing-mix-weights", data=results,
                      name="probe-mix-weights")
     with st.expander("The result table and the run's configuration"):
         st.dataframe(results, hide_index=True, width="stretch")
         st.caption("Per layer, side by side; *flag* marks the best layer(s) dev chose and layers whose test accuracy "
                    "is not above the word-type baseline.")
-        st.dataframe(probing.layer_table(results[results.task == shown_task]), hide_index=True, width="stretch")
-        st.json(run["config"], expanded=False)
-        st.download_button("Configuration (JSON)", json.dumps(run["config"], indent=2, default=str),
+        st.dataframe(analysis.probing.layer_table(results[results.task == shown_task]), hide_index=True,
+                     width="stretch")
+        st.json(run.config, expanded=False)
+        st.download_button("Configuration (JSON)", json.dumps(run.config, indent=2, default=str),
                            file_name="probe-config.json", mime="application/json", icon=":material/download:",
                            key="probing-config", on_click="ignore")
 

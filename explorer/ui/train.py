@@ -9,12 +9,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import ExplorerError, jobs, zoo
+from explorer import ExplorerError, jobs, training, zoo
 from explorer.data.corpus import load_corpus, text_files
 from explorer.families import REGISTRY
 from explorer.text import check_text
-from explorer.training import runs
-from explorer.training.loop import TrainConfig
 from explorer.paths import SHARED_DATA
 from explorer.ui import common
 
@@ -58,8 +56,8 @@ def new_run_form():
         with common.guard("Starting the run"):
             corpus = corpus_source(corpus_path, upload)
             out = run_folder(name)
-            runs.launch(train_config(family, corpus, int(tokens), out, name, size, int(batch), float(lr),
-                                     int(every)))
+            training.runs.launch(train_config(family, corpus, int(tokens), out, name, size, int(batch), float(lr),
+                                              int(every)))
             st.session_state["train-selected"] = str(out)
             st.rerun()
 
@@ -85,15 +83,15 @@ def run_folder(name: str) -> Path:
     out = zoo.USER_MODELS / name
     if (out / "config.json").exists():
         raise ExplorerError(f"a finished model called {name} exists already ({out}): choose another name")
-    if runs.status(out) in ("running", "stopped"):
+    if training.runs.status(out) in ("running", "stopped"):
         raise ExplorerError(f"{name} has a run already: resume or watch it below, or choose another name")
     return out
 
 
-def train_config(family, corpus, tokens, out, name, size, batch, lr, every) -> TrainConfig:
+def train_config(family, corpus, tokens, out, name, size, batch, lr, every) -> "training.TrainConfig":
     quick = REGISTRY[family].quick if size == SIZES[0] else {}
-    return TrainConfig(family=family, corpus=corpus, tokens=tokens, out=out, name=name, size=quick, batch_size=batch,
-                       lr=lr, checkpoint_every=every)
+    return training.TrainConfig(family=family, corpus=corpus, tokens=tokens, out=out, name=name, size=quick,
+                                batch_size=batch, lr=lr, checkpoint_every=every)
 
 
 def loss_figure(table: pd.DataFrame, name: str) -> go.Figure:
@@ -111,7 +109,7 @@ def loss_figure(table: pd.DataFrame, name: str) -> go.Figure:
 
 def runs_section():
     st.header("Runs", divider="gray")
-    folders = runs.runs(zoo.USER_MODELS)
+    folders = training.runs.runs(zoo.USER_MODELS)
     if not folders:
         st.info(f"No runs yet. Models you train go to {zoo.USER_MODELS}.", icon=":material/info:")
         return
@@ -124,7 +122,7 @@ def runs_section():
 
 @st.fragment(run_every=2)
 def run_view(out: Path):
-    state = runs.status(out)
+    state = training.runs.status(out)
     if state == "running":
         st.session_state["train-was-running"] = str(out)
     elif st.session_state.pop("train-was-running", None) == str(out):
@@ -132,7 +130,7 @@ def run_view(out: Path):
             common.add_model(str(out))
         st.rerun(scope="app")  # the run ended: refresh the picker and the buttons
     badge, colour = BADGES[state]
-    table = pd.DataFrame(runs.metrics(out))
+    table = pd.DataFrame(training.runs.metrics(out))
     st.badge(badge, color=colour, icon=":material/circle:")
     controls(out, state)
     if not table.empty:
@@ -144,14 +142,14 @@ def run_view(out: Path):
         cols[3].metric("tokens / s", f"{last['tokens_per_s']:,.0f}")
         common.chart(loss_figure(table, out.name), key="train-loss", data=table, name=f"{out.name}-metrics")
     elif state == "running":
-        done, what = runs.preparation(out) or (0.0, "starting")
+        done, what = training.runs.preparation(out) or (0.0, "starting")
         begun = jobs.started(out)
         since = f" · {common.clock(time.time() - begun)} since it started" if begun else ""
         st.progress(done, text=f"Preparing: {what}{since}")
-    log = runs.log(out)
+    log = training.runs.log(out)
     if log is not None:
         if state == "failed":
-            st.error(f"The run failed: {runs.failure_reason(log)}", icon=":material/error:")
+            st.error(f"The run failed: {training.runs.failure_reason(log)}", icon=":material/error:")
         with st.expander("Log"):
             st.code(log[-4000:], language=None)
 
@@ -164,12 +162,12 @@ BADGES = {"running": ("running", "blue"), "finished": ("finished: in the model p
 def controls(out: Path, state: str):
     cols = st.columns(6)
     if state == "running" and cols[0].button("Stop", icon=":material/stop:", key="train-stop", width="stretch"):
-        runs.stop(out)
+        training.runs.stop(out)
         st.rerun(scope="app")
     if state == "stopped" and cols[0].button("Resume", icon=":material/replay:", key="train-resume",
                                              width="stretch", type="primary"):
         with common.guard("Resuming"):
-            runs.resume(out)
+            training.runs.resume(out)
             st.rerun(scope="app")
     if state == "finished":
         cols[0].caption(f"Saved in {out}")

@@ -11,9 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import ExplorerError, jobs, paths
+from explorer import ExplorerError, jobs, paths, transfer
 from explorer.families import REGISTRY
-from explorer.transfer import curve, data, figures, modes, sweeps
 from explorer.ui import common
 
 TASKS = {"sst2": "SST-2 sentiment (train phrases → dev sentences)", "upos": "UD English-EWT part of speech (train → test)",
@@ -41,7 +40,7 @@ def render():
 
 def usage_table():
     rows = [{"family": f.display, "year": f.story.get("date", "")[:4], "how its paper used it": f.story.get("used", ""),
-             "modes here": ", ".join(m for m in modes.MODES if m in f.usages or m == "scratch")}
+             "modes here": ", ".join(m for m in transfer.modes.MODES if m in f.usages or m == "scratch")}
             for f in REGISTRY.values() if f.story]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
@@ -53,23 +52,24 @@ def results_view(df: pd.DataFrame, key: str, heading: str = ""):
     task = st.radio("Task", tasks, horizontal=True, key=f"{key}-task") if len(tasks) > 1 else tasks[0]
     rows = df[df.task == task]
     models = list(rows.model[rows.model != ""].unique())
-    sizes = rows[rows["mode"].isin(list(figures.DASH))].groupby("model").n.agg(lambda n: n.nunique(dropna=False))
+    lines = rows[rows["mode"].isin(list(transfer.figures.DASH))]
+    sizes = lines.groupby("model").n.agg(lambda n: n.nunique(dropna=False))
     curves = [m for m in models if sizes.get(m, 0) > 1 or rows.n[rows.model == m].isna().any()]  # lines, not dots
     shown = st.multiselect("Models in the figure", models, default=curves or models, key=f"{key}-models-{task}")
-    common.chart(figures.curve_figure(rows[rows.model.isin(["", *shown])],
-                                      f"{heading}{task}: accuracy against labelled examples",
-                                      curve.PUBLISHED_SST2 if task == "sst2" else None),
+    common.chart(transfer.figures.curve_figure(rows[rows.model.isin(["", *shown])],
+                                               f"{heading}{task}: accuracy against labelled examples",
+                                               transfer.curve.PUBLISHED_SST2 if task == "sst2" else None),
                  key=f"{key}-curve-{task}", data=rows, name=f"transfer-{task}")
     st.caption("Lines: a model used one way (solid fine-tuned, dash-dot frozen features, dashed the same network "
                "from scratch), mean over seeds with ± one standard deviation; grey: baselines (band ± std); level "
                "lines: prompting, which uses no training set.")
-    st.dataframe(curve.wide(rows), hide_index=True, width="stretch")
-    gains = curve.gains(rows)
+    st.dataframe(transfer.curve.wide(rows), hide_index=True, width="stretch")
+    gains = transfer.curve.gains(rows)
     if not gains.empty:
         st.markdown("**Gain over the same network trained from scratch** (accuracy points, means over seeds)")
         shown = gains.assign(**{c: (100 * gains[c]).round(1) for c in gains if c.startswith("gain_")})
         st.dataframe(shown, hide_index=True)
-    mix = figures.mix_figure(rows, curve.shipped_probe() if task == "upos" else None)
+    mix = transfer.figures.mix_figure(rows, transfer.curve.shipped_probe() if task == "upos" else None)
     if mix is not None:
         st.markdown("**Which layers the frozen-feature mix chose** — ELMo's learned `γ · Σ s_j h_j`, for every "
                     "model" + (", beside what a linear probe finds in each layer (the Probing lab's EWT sweep)"
@@ -78,14 +78,14 @@ def results_view(df: pd.DataFrame, key: str, heading: str = ""):
 
 
 def measured_section():
-    df = curve.shipped()
+    df = transfer.curve.shipped()
     if df.empty:
         st.info("No measured results ship with this copy (bench/results/transfer-*).", icon=":material/info:")
         return
     results_view(df, "shipped")
-    st.caption(curve.PUBLISHED_NOTE + " Ours: the tiny models (8–13 M parameters, pretrained on ~30 M tokens) and "
-               "MiniLM, used on 2 CPU cores; SST-2 scored on its 872 dev sentences, UPOS on EWT test. Commands and "
-               "timings: bench/results/transfer.md.")
+    st.caption(transfer.curve.PUBLISHED_NOTE + " Ours: the tiny models (8–13 M parameters, pretrained on ~30 M "
+               "tokens) and MiniLM, used on 2 CPU cores; SST-2 scored on its 872 dev sentences, UPOS on EWT test. "
+               "Commands and timings: bench/results/transfer.md.")
 
 
 # -- the user's own sweep -----------------------------------------------------------------------------------
@@ -99,8 +99,8 @@ def sweep_form():
         cols = st.columns([3, 3])
         chosen = cols[0].multiselect("Models (from the sidebar's picks)", names, default=names[:2],
                                      format_func=common.label, key="gain-models")
-        mode_names = cols[1].multiselect("Modes", list(modes.MODES), default=["baselines", "features", "finetune",
-                                                                            "scratch"], key="gain-modes")
+        mode_names = cols[1].multiselect("Modes", list(transfer.modes.MODES), key="gain-modes",
+                                         default=["baselines", "features", "finetune", "scratch"])
         cols = st.columns(4)
         sizes = cols[0].text_input("Training sizes n", "100,300,1000", key="gain-n",
                                    help="comma-separated; 'all' for the whole training set")
@@ -116,7 +116,8 @@ def sweep_form():
             ns = parse_sizes(sizes)
             check_modes(chosen, mode_names, level)
             out = paths.SWEEPS / f"{Path(task_arg).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            sweeps.launch(out, task_arg, chosen, mode_names, ns, int(seeds), int(epochs), int(shots), save=save)
+            transfer.sweeps.launch(out, task_arg, chosen, mode_names, ns, int(seeds), int(epochs), int(shots),
+                                   save=save)
             st.session_state["gain-selected"] = str(out)
             st.rerun()
 
@@ -129,7 +130,7 @@ def task_source(task: str, upload) -> tuple[str, str]:
         raise ExplorerError("upload a task file (CSV/TSV with text,label columns, or CoNLL-U) or choose SST-2 or UPOS")
     path = common.store_uploads([upload]) / Path(upload.name).name
     try:
-        return str(path), data.read_task(path).level
+        return str(path), transfer.data.read_task(path).level
     except ExplorerError as e:
         raise ExplorerError(str(e).replace(str(path), upload.name)) from None
 
@@ -155,12 +156,12 @@ def check_modes(names: list[str], mode_names: list[str], level: str) -> None:
         model = common.load_model(name)
         for mode in mode_names:
             if mode != "baselines":
-                modes.check_usage(model, mode, level)
+                transfer.modes.check_usage(model, mode, level)
 
 
 def sweeps_section():
     st.subheader("Sweeps")
-    folders = sweeps.sweeps(paths.SWEEPS)
+    folders = transfer.sweeps.sweeps(paths.SWEEPS)
     if not folders:
         st.info(f"No sweeps yet. They are written to {paths.SWEEPS}; the same runs from the command line: "
                 "`python -m explorer transfer --help`.", icon=":material/info:")
@@ -177,7 +178,7 @@ BADGES = {"running": ("running", "blue"), "finished": ("finished", "green"), "st
 
 @st.fragment(run_every=3)
 def sweep_view(out: Path):
-    state = sweeps.status(out)
+    state = transfer.sweeps.status(out)
     if state == "running":
         st.session_state["gain-was-running"] = str(out)
     elif st.session_state.pop("gain-was-running", None) == str(out):
@@ -186,19 +187,19 @@ def sweep_view(out: Path):
     cols = st.columns([1, 1, 4])
     cols[0].badge(badge, color=colour, icon=":material/circle:")
     if state == "running" and cols[1].button("Stop", icon=":material/stop:", key="gain-stop"):
-        sweeps.stop(out)
+        transfer.sweeps.stop(out)
         st.rerun(scope="app")
     if state == "stopped" and cols[1].button("Continue", icon=":material/replay:", key="gain-continue"):
-        sweeps.resume(out)
+        transfer.sweeps.resume(out)
         st.rerun(scope="app")
-    done, planned, left = curve.progress_of(out)
+    done, planned, left = transfer.curve.progress_of(out)
     if planned:
         eta = f", about {common.clock(left)} left" if left and state == "running" else ""
         st.progress(done / planned, text=f"{done} of {planned} cells{eta}")
-    log = sweeps.log(out)
+    log = transfer.sweeps.log(out)
     if state == "failed" and log:
         st.error(f"The sweep failed: {common.shorten(jobs.failure_reason(log), 300)}", icon=":material/error:")
-    results = out / curve.RESULTS
+    results = out / transfer.curve.RESULTS
     if results.exists() and results.stat().st_size:
         results_view(pd.read_json(results, lines=True), f"sweep-{out.name}")
     if log:
@@ -210,7 +211,7 @@ def sweep_view(out: Path):
 def finetuned_models() -> dict[str, Path]:
     """Fine-tuned checkpoints kept by sweeps, by label."""
     found = {}
-    for card in sorted(paths.SWEEPS.glob(f"*/{curve.CHECKPOINTS}/*/card.json")):
+    for card in sorted(paths.SWEEPS.glob(f"*/{transfer.curve.CHECKPOINTS}/*/card.json")):
         info = json.loads(card.read_text())
         if info.get("transfer", {}).get("mode") == "finetune":
             found[f"{card.parent.name} (from {info.get('finetuned_from')}, {card.parent.parent.parent.name})"] = card.parent
@@ -242,11 +243,9 @@ def shift_section():
 
 @common.cached
 def compare(finetuned: str, texts: list[str]):
-    from explorer.transfer import shift
-
     after = common.load_model(finetuned)
     before = common.load_model(after.card["finetuned_from"])
-    moved = shift(before, after, texts)
+    moved = transfer.shift.shift(before, after, texts)
     return moved.layers, moved.heads
 
 
