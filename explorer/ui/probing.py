@@ -174,7 +174,7 @@ def run_probes(names, task, data, pool, tagset, settings, control: bool = False)
         elif task == "wsd":
             tables.append(wsd.wsd_probe(model, train, test, name=name, pool=pool, settings=settings, on_step=bar))
         else:
-            tables.append(wsd.wic_probe(model, train, test, name=name, pool=pool, on_step=bar))
+            tables.append(wsd.wic_probe(model, train, test, name=name, pool=pool, settings=settings, on_step=bar))
     bar.empty()
     results = pd.concat(tables, ignore_index=True)
     config = probing.run_config(task, models, files, settings, pool=pool, tagset=tagset if task == "pos" else None,
@@ -198,7 +198,8 @@ def show(run):
                                         "depth.")
     for c in probing.summary(results[results.task == shown_task]):
         st.markdown(f"**{c['model']}**: best layer (chosen on dev) "
-                    + ", ".join(f"{l} (test {c['test_accuracy'][l]:.3f}, selectivity {c['selectivity'][l]:.3f})"
+                    + ", ".join(f"{l} (test {c['metric']} {c['test_' + c['metric']][l]:.3f}"
+                                + (f", selectivity {c['selectivity'][l]:.3f})" if c["selectivity"] else ")")
                                 for l in c["best_layers"])
                     + (" — a tie" if len(c["best_layers"]) > 1 else "")
                     + (f"; not above the word-type baseline ({c['word_type_baseline']:.3f}) at layer"
