@@ -23,8 +23,8 @@ from explorer.analysis.wsd import (best_threshold, framework_scores, most_freque
 from explorer.cli import main
 from explorer.data.conllu import DEMO_POS_TEST, DEMO_POS_TRAIN, TaggedSentence, read_conllu, read_pos_file
 from explorer.data.wic import pairs_from_senses
-from explorer.data.senses import (DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, SenseInstance, read_sense_file, read_wsd_xml,
-                               wordnet_first_senses)
+from explorer.data.senses import (DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, SenseInstance, SenseSentence, read_sense_file,
+                               read_wsd_xml, wordnet_first_senses)
 from explorer.errors import ExplorerError
 
 FAST = ProbeSettings(mix_max_rows=3000)
@@ -375,9 +375,9 @@ def test_minilm_wsd_on_the_demo_set_rises_above_mfs(minilm, cache):
 
 def test_wsd_falls_back_to_the_most_frequent_sense_for_lemmas_without_centroids(cache):
     train, test = read_sense_file(DEMO_SENSES_TRAIN), read_sense_file(DEMO_SENSES_TEST)
-    df = wsd_probe(make_tiny("gpt"), train, test, name="demo", max_train_sentences=1,
+    df = wsd_probe(make_tiny("gpt"), train, test, name="demo", max_train_sentences=2,
                    settings=ProbeSettings(mix=False), cache_dir=cache)
-    # One training sentence has a centroid; every other test instance gets its lemma's MFS.
+    # Two training sentences, one held out as dev: one has a centroid; every other test instance gets its lemma's MFS.
     n_test = len(test)
     assert (metric(df, "f1").value - metric(df, "mfs_f1").value.iloc[0]).abs().max() <= 4 / n_test
     assert (metric(df, "recall").value > 0.3).all()
@@ -406,6 +406,99 @@ def test_wsd_reports_each_framework_part_of_all(cache):
                             "wsd/semeval2015"}
     n = df[df.metric == "f1"].groupby("task").n.first()
     assert n["wsd/ALL"] == n.drop("wsd/ALL").sum()
+
+
+class ToyFeatures:
+    """Features whose vector at layer l is one-hot in the letter code[l] of the sentence's last word (the words
+    "bank" "aab": layers 0 and 1 point to sense a, layer 2 to sense b), so each layer's right or wrong is chosen."""
+
+    def __init__(self, sentences, select):
+        codes = [words[-1] for words, sel in zip(sentences, select) for _ in sel]
+        self.offsets = np.cumsum([0] + [len(sel) for sel in select])
+        self.missing = np.zeros(len(codes), dtype=bool)
+        self.n_layers, self.dim = len(codes[0]), 2
+        self.vectors = [torch.tensor([[1.0, 0.0] if c[l] == "a" else [0.0, 1.0] for c in codes])
+                        for l in range(self.n_layers)]
+
+    def layer(self, layer, rows=None):
+        return self.vectors[layer] if rows is None else self.vectors[layer][np.asarray(rows)]
+
+
+def toy_senses(codes_and_senses):
+    """One sentence per (code, gold sense) of the lemma "bank" (senses a and b), the target word first."""
+    return [SenseSentence(f"s{i}", ["bank", code], [SenseInstance(f"s{i}.t0", "bank", "NOUN", 0, 1,
+                                                                  (f"bank%{sense}",))])
+            for i, (code, sense) in enumerate(codes_and_senses)]
+
+
+def test_wsd_best_layer_is_chosen_on_dev_even_where_another_layer_wins_on_test(monkeypatch):
+    from types import SimpleNamespace
+
+    from explorer.analysis import wsd
+
+    monkeypatch.setattr(wsd, "extract_features", lambda model, sentences, select, **_: ToyFeatures(sentences, select))
+    model = SimpleNamespace(name="toy", n_layers=2)  # layers 0, 1, 2
+    train = toy_senses([("aaa", "a")] * 3 + [("bbb", "b")] * 3)  # every layer right on training
+    dev = toy_senses([("aba", "a"), ("bab", "b")] * 2)  # layers 0 and 2 right, layer 1 wrong on dev
+    test = toy_senses([("bab", "a")] * 8 + [("aba", "a")] * 2 + [("bab", "b")] * 2 + [("aba", "b")] * 8)
+    df = wsd_probe(model, train, test, dev=dev, name="toy", settings=ProbeSettings(mix=False, bootstrap=200))
+    f1, dev_f1 = (metric(df, m).set_index("layer").value for m in ("f1", "dev_f1"))
+    assert dev_f1.to_dict() == {0: 1.0, 1: 0.0, 2: 1.0} and f1.idxmax() == 1  # test would pick layer 1
+    assert f1.tolist() == pytest.approx([0.2, 0.8, 0.2])
+    assert sorted(metric(df, "best_layer").layer) == [0, 2]  # dev's choice, a tie listed as a tie
+    low, high = (metric(df, f"f1_ci_{b}").set_index("layer").value for b in ("low", "high"))
+    assert (low <= f1 + 1e-12).all() and (f1 <= high + 1e-12).all() and low[1] < 0.75 < 0.85 < high[1]
+    [s] = summary(df)
+    assert s["metric"] == "f1" and s["best_layers"] == [0, 2] and s["test_f1"] == pytest.approx({0: 0.2, 2: 0.2})
+    assert s["dev_f1"] == {0: 1.0, 2: 1.0} and s["selectivity"] is None and s["ci_low"][0] < 0.2 < s["ci_high"][0]
+    flags = layer_table(df).set_index("layer").flag
+    assert list(flags) == ["best (dev)", "", "best (dev)"]
+    assert list(layer_table(df).columns[3:7]) == ["dev_f1", "f1", "f1_ci_low", "f1_ci_high"]
+
+
+def test_wsd_holds_out_a_seeded_dev_share_of_the_training_sentences(monkeypatch):
+    from types import SimpleNamespace
+
+    from explorer.analysis import wsd
+
+    monkeypatch.setattr(wsd, "extract_features", lambda model, sentences, select, **_: ToyFeatures(sentences, select))
+    model = SimpleNamespace(name="toy", n_layers=1)
+    train = toy_senses([("aa", "a")] * 10 + [("bb", "b")] * 10)
+    df = wsd_probe(model, train, train[:4], settings=ProbeSettings(mix=False, dev_fraction=0.2))
+    assert (metric(df, "dev_f1").n == 4).all() and sorted(metric(df, "best_layer").layer) == [0, 1]
+    with pytest.raises(ExplorerError, match="too few training sentences"):
+        wsd_probe(model, train[:1], train[:1], settings=ProbeSettings(mix=False))
+
+
+def test_wic_best_layer_is_chosen_on_dev_even_where_another_layer_wins_on_test(monkeypatch):
+    from types import SimpleNamespace
+
+    from explorer.analysis import wsd
+    from explorer.data.wic import WicPair
+
+    def similarities(model, pairs, *args):  # code letter per layer: h = similar (0.9), l = not (0.1)
+        return np.array([[0.9 if p.words1[0][l] == "h" else 0.1 for p in pairs] for l in range(3)])
+
+    def pairs(codes_and_labels):
+        return [WicPair("bank", "NOUN", (code,), 0, ("x",), 0, same) for code, same in codes_and_labels]
+
+    monkeypatch.setattr(wsd, "_pair_similarities", similarities)
+    model = SimpleNamespace(name="toy", n_layers=2)
+    train = pairs([("hhh", True), ("lll", False)] * 5)
+    dev = pairs([("hlh", True), ("lhl", False)] * 3)
+    test = pairs([("lhl", True)] * 7 + [("llh", True)] * 3 + [("hlh", False)] * 10)
+    df = wic_probe(model, train, test, dev=dev, name="toy", settings=ProbeSettings(bootstrap=200))
+    acc = metric(df, "accuracy").set_index("layer").value
+    assert acc.idxmax() == 1 and sorted(metric(df, "best_layer").layer) == [0, 2]
+    low, high = (metric(df, f"accuracy_ci_{b}").set_index("layer").value for b in ("low", "high"))
+    assert (low <= acc).all() and (acc <= high).all() and low[1] < acc[1] < high[1]
+    [s] = summary(df)
+    assert s["metric"] == "accuracy" and s["best_layers"] == [0, 2] and s["word_type_baseline"] is None
+    assert s["test_accuracy"] == {0: 0.0, 2: 0.15} and s["dev_accuracy"] == {0: 1.0, 2: 1.0}
+    # Without a dev set a seeded share of the training pairs is held out of the thresholds.
+    df = wic_probe(model, train, test, name="toy", settings=ProbeSettings(dev_fraction=0.2, bootstrap=0))
+    assert (metric(df, "dev_accuracy").n == 2).all() and (metric(df, "threshold").n == 8).all()
+    assert not (df.metric == "accuracy_ci_low").any() and len(metric(df, "best_layer")) == 3
 
 
 def test_best_threshold_separates_scores():
@@ -499,6 +592,20 @@ def test_probe_cli_reports_dev_choice_control_model_and_conditional_bits(tmp_pat
     config = json.loads((out / "config.json").read_text())
     assert [s["model"] for s in config["summary"]] == ["tiny-gpt", "tiny-gpt (random init)"]
     assert config["settings"]["conditional"] == "layer0" and "conditional_bits.html" in {p.name for p in out.iterdir()}
+
+
+@pytest.mark.parametrize("task, metric", [("wsd", "f1"), ("wic", "accuracy")])
+def test_probe_cli_names_the_dev_chosen_layer_for_word_senses(task, metric, tmp_path, cache, capsys):
+    out = tmp_path / task
+    code = main(["probe", task, "--model", str(make_tiny_dir(tmp_path)), "--out", str(out), "--cache", str(cache),
+                 "--no-png", *(["--no-mix"] if task == "wsd" else [])])
+    assert code == 0
+    chosen = capsys.readouterr().out.split("per layer:")[0]
+    assert "chosen on dev" in chosen and f"tiny-gpt {task}/demo" in chosen and f"dev {metric}" in chosen
+    [s] = json.loads((out / "config.json").read_text())["summary"]
+    assert s["metric"] == metric and s["best_layers"] and set(map(int, s[f"test_{metric}"])) == set(s["best_layers"])
+    df = pd.read_csv(out / "results.csv")
+    assert {f"dev_{metric}", f"{metric}_ci_low", f"{metric}_ci_high", "best_layer"} <= set(df.metric)
 
 
 def test_probe_tasks_have_their_own_help(capsys):

@@ -23,7 +23,7 @@ def demo_scores(model) -> dict[str, str]:
 
 
 def _best(results: pd.DataFrame, metric: str) -> str:
-    """The test score at the layer dev chose (POS; the lowest of tied ones), else at the highest (WSD has no dev)."""
+    """The test score at the layer dev chose (the lowest of tied ones), else at the highest on test."""
     rows = results[(results.metric == metric) & results.layer.notna()]
     chosen = results[results.metric == "best_layer"].layer
     best = rows[rows.layer == chosen.min()].iloc[0] if len(chosen) else rows.loc[rows.value.idxmax()]

@@ -82,7 +82,7 @@ def _probe(model, data: ProbeData, settings, *, tagset, **how) -> pd.DataFrame:
     if data.task == "wsd":
         return wsd.wsd_probe(model, data.train, data.test, name=data.name, max_train_sentences=data.train_limit,
                              first_senses=data.first_senses, settings=settings, **how)
-    return wsd.wic_probe(model, data.train, data.test, name=data.name, **how)
+    return wsd.wic_probe(model, data.train, data.test, name=data.name, settings=settings, **how)
 
 
 def _separation(geom: geometry.LayerGeometry, task: str) -> pd.DataFrame:

@@ -606,8 +606,8 @@ def table(records: list[dict]) -> pd.DataFrame:
     return df
 
 
-FIRST = ["dev_accuracy", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "control_accuracy", "selectivity",
-         "compression", "codelength_bits", "conditional_bits"]  # the per-layer columns a reader wants first
+FIRST = ["dev_accuracy", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "dev_f1", "f1", "f1_ci_low", "f1_ci_high",
+         "control_accuracy", "selectivity", "compression", "codelength_bits", "conditional_bits"]  # columns shown first
 FLAGS = ["best_layer", "best_layer_selectivity", "below_word_type"]  # shown as the flag column
 
 
@@ -630,20 +630,26 @@ def layer_table(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary(results: pd.DataFrame) -> list[dict]:
-    """Per model and task where dev chose layers: the best layer(s) (ties all listed), their dev and test accuracy
-    with its interval, the selectivity there, and the layers not above the word-type baseline (for config.json)."""
+    """Per model and task where dev chose layers: the best layer(s) (ties all listed), the metric dev chose on
+    (``metric``: accuracy for POS and WiC, f1 for WSD), its dev and test values (``dev_<metric>``, ``test_<metric>``)
+    with the test interval, the selectivity there (None without a control task), and the layers not above the
+    word-type baseline (for config.json)."""
     out = []
     for (model, task), part in results.groupby(["model", "task"], sort=False):
         value = part.set_index(["metric", "layer"]).value
-        if "best_layer" not in value.index.get_level_values(0):
+        metrics = value.index.get_level_values(0)
+        if "best_layer" not in metrics:
             continue
+        metric = next((m[4:] for m in dict.fromkeys(metrics) if m.startswith("dev_")), "accuracy")
         best = [int(l) for l in value["best_layer"].index]
-        at = lambda m: {l: float(value[m][l]) for l in best} if m in value.index.get_level_values(0) else None
-        below = value.get("below_word_type")
-        out.append(dict(model=model, task=task, best_layers=best, dev_accuracy=at("dev_accuracy"),
-                        test_accuracy=at("accuracy"), ci_low=at("accuracy_ci_low"), ci_high=at("accuracy_ci_high"),
-                        selectivity=at("selectivity"), word_type_baseline=float(value["word_type_baseline"].iloc[0]),
-                        below_word_type=[int(l) for l, v in below.items() if v == 1] if below is not None else []))
+        at = lambda m: {l: float(value[m][l]) for l in best} if m in metrics else None
+        below, word_type = value.get("below_word_type"), value.get("word_type_baseline")
+        out.append({"model": model, "task": task, "metric": metric, "best_layers": best,
+                    f"dev_{metric}": at(f"dev_{metric}"), f"test_{metric}": at(metric),
+                    "ci_low": at(f"{metric}_ci_low"), "ci_high": at(f"{metric}_ci_high"),
+                    "selectivity": at("selectivity"),
+                    "word_type_baseline": float(word_type.iloc[0]) if word_type is not None else None,
+                    "below_word_type": [int(l) for l, v in below.items() if v == 1] if below is not None else []})
     return out
 
 

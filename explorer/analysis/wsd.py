@@ -8,12 +8,20 @@ ELMo did). The cap on SemCor sentences limits the centroids, not the counts. Sco
 framework: an answer is correct when it matches any gold key; P = correct / answered,
 R = correct / all, F1 their harmonic mean. The MFS-only baseline is reported beside it.
 
+Choosing without peeking, as the POS probe does: a dev set (given, or a seeded ``dev_fraction`` of the
+(capped) training sentences, held out of the centroids and of the MFS counts) is scored per layer
+(``dev_f1``, the same scoring) and picks the best layer(s) (``best_layer`` rows, ties within
+``tie_tolerance`` all reported, on every test part); the test set is scored once per layer with the
+centroids dev judged, with a bootstrap 95 % interval over test sentences (``f1_ci_low``/``_high``).
+
 The WSD scalar mix is the nearest-centroid counterpart of the POS probe's: softmax layer weights
 learned so that the mixed vectors of training instances sit closest (leave-one-out) to their own
 sense's centroid among their lemma's senses.
 
 WiC: per layer, the cosine between the target word's two vectors, thresholded at the value that
-is most accurate on the training pairs.
+is most accurate on the training pairs; a dev set (given, or a seeded share of the training pairs, held out
+of the thresholds) picks the layer(s) by ``dev_accuracy``, and the test pairs are scored once per layer with a
+bootstrap 95 % interval over test pairs.
 """
 import random
 from collections import Counter
@@ -29,7 +37,7 @@ from ..data.senses import FRAMEWORK_PARTS, SenseInstance, SenseSentence
 from ..errors import ExplorerError
 from ..families.base import Model
 from ..features import Features, extract_features
-from .probing import ProbeSettings, stepper, standardiser, table
+from .probing import ProbeSettings, bootstrap_interval, stepper, standardiser, table, tied_best
 
 
 @dataclass
@@ -41,6 +49,7 @@ class SenseData:
     rows: torch.Tensor  # feature row of each (instance, word) pair ...
     owner: torch.Tensor  # ... and the instance it belongs to
     has_vector: torch.Tensor  # bool per instance: False when all its words fell outside the model's context
+    sentence: np.ndarray  # the sentence each instance comes from (to split and resample by sentence)
 
     def vectors(self, layer: int) -> torch.Tensor:
         """[n_instances, d]: the mean of each instance's word vectors at ``layer`` (zeros without a vector)."""
@@ -48,6 +57,26 @@ class SenseData:
         out = torch.zeros(len(self.instances), x.shape[1]).index_add_(0, self.owner, x[self.rows])
         counts = torch.bincount(self.owner, minlength=len(self.instances)).clamp(min=1)
         return out / counts[:, None]
+
+    def take(self, keep) -> "SenseData":
+        """The instances ``keep`` (indices, in order) over the same features."""
+        keep = torch.as_tensor(np.asarray(keep), dtype=torch.long)
+        new = torch.full((len(self.instances),), -1, dtype=torch.long)
+        new[keep] = torch.arange(len(keep))
+        stays = new[self.owner] >= 0
+        return SenseData([self.instances[i] for i in keep.tolist()], self.features, self.rows[stays],
+                         new[self.owner[stays]], self.has_vector[keep], self.sentence[keep.numpy()])
+
+
+def dev_split(data: SenseData, fraction: float, seed: int = 0) -> tuple[SenseData, SenseData]:
+    """(train, dev): a seeded share of the training sentences (all their instances) held out to choose the layer."""
+    ids = np.unique(data.sentence)
+    if len(ids) < 2:
+        raise ExplorerError("too few training sentences to hold out a dev set for choosing the layer: give a dev set")
+    held = np.random.default_rng(seed).choice(ids, size=min(len(ids) - 1, max(1, round(fraction * len(ids)))),
+                                              replace=False)
+    in_dev = np.isin(data.sentence, held)
+    return data.take(np.flatnonzero(~in_dev)), data.take(np.flatnonzero(in_dev))
 
 
 def sample_sentences(sentences: list, cap: int | None, seed: int = 0) -> list:
@@ -66,8 +95,8 @@ def sense_data(model: Model, sentences: list[SenseSentence], pool: str = "first"
     select = [sorted({j for inst in s.instances for j in range(inst.start, inst.end)}) for s in sentences]
     feats = extract_features(model, [s.words for s in sentences], pool=pool, select=select, cache_dir=cache_dir,
                              progress=progress, batch_size=batch_size)
-    instances, rows, owner = [], [], []
-    for s, sel, offset in zip(sentences, select, feats.offsets):
+    instances, rows, owner, sentence = [], [], [], []
+    for number, (s, sel, offset) in enumerate(zip(sentences, select, feats.offsets)):
         where = {j: offset + k for k, j in enumerate(sel)}
         for inst in s.instances:
             for j in range(inst.start, inst.end):
@@ -75,9 +104,11 @@ def sense_data(model: Model, sentences: list[SenseSentence], pool: str = "first"
                     rows.append(where[j])
                     owner.append(len(instances))
             instances.append(inst)
+            sentence.append(number)
     owner = torch.tensor(owner, dtype=torch.long)
     has_vector = torch.bincount(owner, minlength=len(instances)) > 0
-    return SenseData(instances, feats, torch.tensor(rows, dtype=torch.long), owner, has_vector)
+    return SenseData(instances, feats, torch.tensor(rows, dtype=torch.long), owner, has_vector,
+                     np.array(sentence, dtype=np.int64))
 
 
 def most_frequent_senses(sentences: list[SenseSentence]) -> dict[tuple[str, str], str]:
@@ -165,38 +196,59 @@ def _parts(instances: list[SenseInstance], name: str) -> dict[str, list[int]]:
 def wsd_probe(model: Model, train: list[SenseSentence], test: list[SenseSentence], *, name: str = "test",
               max_train_sentences: int | None = None, first_senses: dict | None = None, pool: str = "first",
               settings: ProbeSettings | None = None, cache_dir=None, progress: bool = False,
-              on_step=None) -> pd.DataFrame:
+              on_step=None, dev: list[SenseSentence] | None = None) -> pd.DataFrame:
     """Per-layer nearest-centroid WSD F1 on ``test`` (and its framework parts), the MFS baseline beside it.
 
-    ``first_senses``: (lemma, POS) -> WordNet's first sense (``data.senses.wordnet_first_senses``), the
-    last fallback of both the probe and the MFS baseline. ``on_step`` as for probing.pos_probe.
+    ``dev`` (else a seeded ``settings.dev_fraction`` of the sampled training sentences) picks the best layer(s);
+    centroids, MFS counts and the scalar mix come from the training sentences without it, and test is scored once
+    per layer with those centroids. ``first_senses``: (lemma, POS) -> WordNet's first sense
+    (``data.senses.wordnet_first_senses``), the last fallback of both the probe and the MFS baseline. ``on_step``
+    as for probing.pos_probe.
     """
     settings = (settings or ProbeSettings()).check()
     step = stepper(on_step, model.n_layers + 2 + settings.mix)  # vectors, each layer (0..L), the mix
     step("word vectors of every layer")
-    mfs = dict(first_senses or {}) | most_frequent_senses(train)
-    tr = sense_data(model, sample_sentences(train, max_train_sentences, settings.seed), pool, cache_dir, progress)
+    sampled = [s for s in sample_sentences(train, max_train_sentences, settings.seed) if s.instances]
+    tr = sense_data(model, sampled, pool, cache_dir, progress)
     te = sense_data(model, test, pool, cache_dir, progress)
+    if dev is None:
+        tr, dv = dev_split(tr, settings.dev_fraction, settings.seed)
+        held = {id(sampled[i]) for i in np.unique(dv.sentence)}
+        counted = [s for s in train if id(s) not in held]  # dev's answers stay out of the MFS counts too
+    else:
+        dv, counted = sense_data(model, dev, pool, cache_dir, progress), train
+    mfs = dict(first_senses or {}) | most_frequent_senses(counted)
     inventory = SenseInventory.from_training(tr)
-    candidates = inventory.candidate_matrix(te.instances)
-    fallback = [mfs.get((inst.lemma, inst.pos)) for inst in te.instances]
+    sets = [(d, inventory.candidate_matrix(d.instances), [mfs.get((i.lemma, i.pos)) for i in d.instances])
+            for d in (te, dv)]  # (data, candidate senses, fallback) of test and of dev
     parts = _parts(te.instances, name)
     rows = []
     for part, idx in parts.items():
-        sub = [te.instances[i] for i in idx]
-        rows += [(part, None, f"mfs_{k}", v, len(idx)) for k, v in framework_scores([fallback[i] for i in idx], sub).items()]
+        scores = framework_scores([sets[0][2][i] for i in idx], [te.instances[i] for i in idx])
+        rows += [(part, None, f"mfs_{k}", v, len(idx)) for k, v in scores.items()]
+    dev_f1 = {}
     for layer in range(tr.features.n_layers):
         step(f"sense centroids on layer {layer} of {tr.features.n_layers - 1}")
         centroids = inventory.centroids(tr.vectors(layer))
-        predictions = _predict(te, te.vectors(layer), centroids, candidates, inventory, fallback)
+        predictions, dev_predictions = (_predict(data, data.vectors(layer), centroids, candidates, inventory,
+                                                 fallback) for data, candidates, fallback in sets)
+        dev_f1[layer] = framework_scores(dev_predictions, dv.instances)["f1"]
         for part, idx in parts.items():
-            scores = framework_scores([predictions[i] for i in idx], [te.instances[i] for i in idx])
+            sub = [te.instances[i] for i in idx]
+            scores = framework_scores([predictions[i] for i in idx], sub)
             rows += [(part, layer, k, v, len(idx)) for k, v in scores.items()]
+            rows.append((part, layer, "dev_f1", dev_f1[layer], len(dv.instances)))
+            if settings.bootstrap:
+                low, high = bootstrap_f1([predictions[i] for i in idx], sub, te.sentence[idx], settings.bootstrap,
+                                         settings.seed)
+                rows += [(part, layer, "f1_ci_low", low, len(idx)), (part, layer, "f1_ci_high", high, len(idx))]
+    best = tied_best(dev_f1, settings.tie_tolerance)
+    rows += [(part, layer, "best_layer", dev_f1[layer], len(dv.instances)) for part in parts for layer in best]
     if settings.mix:
         step("the scalar mix")
         mix = fit_sense_mix(tr, inventory, settings)
         centroids = inventory.centroids(mix.mixed(tr))
-        predictions = _predict(te, mix.mixed(te), centroids, candidates, inventory, fallback)
+        predictions = _predict(te, mix.mixed(te), centroids, sets[0][1], inventory, sets[0][2])
         for part, idx in parts.items():
             scores = framework_scores([predictions[i] for i in idx], [te.instances[i] for i in idx])
             rows.append((part, None, "mix_f1", scores["f1"], len(idx)))
@@ -204,6 +256,21 @@ def wsd_probe(model: Model, train: list[SenseSentence], test: list[SenseSentence
     step("done")
     return table([dict(model=model.name, layer=layer, task=f"wsd/{part}", metric=metric, value=value, n=n)
                   for part, layer, metric, value, n in rows])
+
+
+def bootstrap_f1(predictions: list[str | None], instances: list[SenseInstance], groups, n: int = 1000,
+                 seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the framework F1, resampling whole sentences (``groups``: each instance's sentence),
+    as probing.bootstrap_interval does for accuracy (same seed, same resamples: layers are compared paired)."""
+    _, g = np.unique(np.asarray(groups), return_inverse=True)
+    answered = np.array([p is not None for p in predictions], dtype=float)
+    correct = np.array([p is not None and p in inst.keys for p, inst in zip(predictions, instances)], dtype=float)
+    hits, said, sizes = np.bincount(g, weights=correct), np.bincount(g, weights=answered), np.bincount(g)
+    idx = np.random.default_rng(seed).integers(len(sizes), size=(n, len(sizes)))
+    c, a, t = hits[idx].sum(1), said[idx].sum(1), sizes[idx].sum(1)
+    p, r = np.divide(c, a, out=np.zeros_like(c), where=a > 0), c / t
+    f1 = np.divide(2 * p * r, p + r, out=np.zeros_like(p), where=p + r > 0)
+    return tuple(float(q) for q in np.quantile(f1, [(1 - level) / 2, (1 + level) / 2]))
 
 
 def _predict(te: SenseData, vectors, centroids, candidates, inventory, fallback) -> list[str | None]:
@@ -302,28 +369,52 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def wic_probe(model: Model, train: list[WicPair], test: list[WicPair], *, name: str = "test", pool: str = "first",
-              cache_dir=None, progress: bool = False, on_step=None) -> pd.DataFrame:
+              settings: ProbeSettings | None = None, dev: list[WicPair] | None = None, cache_dir=None,
+              progress: bool = False, on_step=None) -> pd.DataFrame:
     """Per-layer WiC accuracy of a cosine threshold tuned on the training pairs; majority baseline beside it.
-    ``on_step`` as for probing.pos_probe."""
-    y_train = np.array([p.same for p in train])
-    y_test = np.array([p.same for p in test])
-    if len(set(y_train)) < 2:
+
+    ``dev`` (else a seeded ``settings.dev_fraction`` of the training pairs, held out of the thresholds) picks the
+    best layer(s) by accuracy with each layer's training threshold; test is scored once per layer, with a bootstrap
+    95 % interval over test pairs. ``on_step`` as for probing.pos_probe."""
+    settings = (settings or ProbeSettings()).check()
+    if len({p.same for p in train}) < 2:
         raise ExplorerError("every training pair has the same label: a threshold needs both T and F pairs")
-    step = stepper(on_step, 3)  # the two sets' vectors, then the thresholds (fast)
+    step = stepper(on_step, 3 + (dev is not None))  # the sets' vectors, then the thresholds (fast)
+    sets = [("training", train), ("test", test)] + ([("dev", dev)] if dev is not None else [])
     similarities = []
-    for role, pairs in (("training", train), ("test", test)):
+    for role, pairs in sets:
         step(f"word vectors of every layer, {role} pairs")
         similarities.append(_pair_similarities(model, pairs, pool, cache_dir, progress))
+    y_train, y_test = np.array([p.same for p in train]), np.array([p.same for p in test])
+    if dev is None:  # a seeded share of the training pairs, kept out of the thresholds
+        if len(train) < 3:
+            raise ExplorerError("too few training pairs to hold out a dev set for choosing the layer: give a dev set")
+        rng = np.random.default_rng(settings.seed)
+        in_dev = np.isin(np.arange(len(train)), rng.permutation(len(train))[:max(1, round(settings.dev_fraction
+                                                                                          * len(train)))])
+        similarities[0], dev_similarities = similarities[0][:, ~in_dev], similarities[0][:, in_dev]
+        y_train, y_dev = y_train[~in_dev], y_train[in_dev]
+        if len(set(y_train)) < 2:
+            raise ExplorerError("the training pairs left after holding out dev have one label: give a dev set")
+    else:
+        dev_similarities, y_dev = similarities.pop(), np.array([p.same for p in dev])
     step("a threshold per layer")
     majority = bool(y_train.mean() >= 0.5)
-    rows = [(None, "majority_baseline", float(np.mean(y_test == majority)))]
+    rows, dev_accuracy = [(None, "majority_baseline", float(np.mean(y_test == majority)), len(test))], {}
     for layer in range(similarities[0].shape[0]):
         cut = best_threshold(similarities[0][layer], y_train)
-        rows += [(layer, "accuracy", float(np.mean((similarities[1][layer] > cut) == y_test))),
-                 (layer, "threshold", cut)]
+        correct = (similarities[1][layer] > cut) == y_test
+        dev_accuracy[layer] = float(np.mean((dev_similarities[layer] > cut) == y_dev))
+        rows += [(layer, "accuracy", float(correct.mean()), len(test)), (layer, "threshold", cut, len(y_train)),
+                 (layer, "dev_accuracy", dev_accuracy[layer], len(y_dev))]
+        if settings.bootstrap:
+            low, high = bootstrap_interval(correct, np.arange(len(test)), settings.bootstrap, settings.seed)
+            rows += [(layer, "accuracy_ci_low", low, len(test)), (layer, "accuracy_ci_high", high, len(test))]
+    rows += [(layer, "best_layer", dev_accuracy[layer], len(y_dev))
+             for layer in tied_best(dev_accuracy, settings.tie_tolerance)]
     step("done")
-    return table([dict(model=model.name, layer=layer, task=f"wic/{name}", metric=metric, value=value, n=len(test))
-                  for layer, metric, value in rows])
+    return table([dict(model=model.name, layer=layer, task=f"wic/{name}", metric=metric, value=value, n=n)
+                  for layer, metric, value, n in rows])
 
 
 def _pair_similarities(model, pairs: list[WicPair], pool, cache_dir, progress) -> np.ndarray:

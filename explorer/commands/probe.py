@@ -13,8 +13,10 @@ TASKS = {
            "with a bootstrap 95 %% interval; optionally MDL codelength, conditional information and a random-init "
            "control model",
     "wsd": "nearest-centroid word senses per layer (SemCor-style training, Raganato-style test), with the "
-           "most-frequent-sense baseline",
-    "wic": "same sense or not (WiC pairs): a cosine threshold per layer, with the majority baseline",
+           "most-frequent-sense baseline; a seeded slice of --train picks the best layer, test F1 is scored once per "
+           "layer with a bootstrap 95 %% interval",
+    "wic": "same sense or not (WiC pairs): a cosine threshold per layer, with the majority baseline; a seeded slice "
+           "of --train picks the best layer, test is scored once per layer with a bootstrap 95 %% interval",
     "geometry": "2-D layouts (PCA, UMAP) of one word's contexts per layer and how well its senses separate",
 }
 TRAIN_HELP = {"pos": ".conllu, PTB .pos, word/TAG or whitespace column file",
@@ -139,10 +141,11 @@ def _summary(results) -> str:
         lines += ["best layer per model and task, chosen on dev (ties all listed; test scored once per layer):"]
         for c in chosen:
             tie = " (a tie)" if len(c["best_layers"]) > 1 else ""
+            m = c["metric"]
             lines += [f"  {c['model']} {c['task']}{tie}: " + "; ".join(
-                f"layer {l}: dev {c['dev_accuracy'][l]:.4f}, test {c['test_accuracy'][l]:.4f}"
+                f"layer {l}: dev {m} {c[f'dev_{m}'][l]:.4f}, test {c[f'test_{m}'][l]:.4f}"
                 + (f" [{c['ci_low'][l]:.4f}, {c['ci_high'][l]:.4f}]" if c["ci_low"] else "")
-                + f", selectivity {c['selectivity'][l]:.4f}" for l in c["best_layers"])]
+                + (f", selectivity {c['selectivity'][l]:.4f}" if c["selectivity"] else "") for l in c["best_layers"])]
         tasks = {c["task"] for c in chosen}
         lines += ["", "per layer:", probing.layer_table(results[results.task.isin(tasks)]).round(4)
                   .to_string(index=False)]

@@ -152,7 +152,8 @@ def show(run):
                                         "depth.")
     for c in analysis.probing.summary(results[results.task == shown_task]):
         st.markdown(f"**{c['model']}**: best layer (chosen on dev) "
-                    + ", ".join(f"{l} (test {c['test_accuracy'][l]:.3f}, selectivity {c['selectivity'][l]:.3f})"
+                    + ", ".join(f"{l} (test {c['metric']} {c['test_' + c['metric']][l]:.3f}"
+                                + (f", selectivity {c['selectivity'][l]:.3f})" if c["selectivity"] else ")")
                                 for l in c["best_layers"])
                     + (" — a tie" if len(c["best_layers"]) > 1 else "")
                     + (f"; not above the word-type baseline ({c['word_type_baseline']:.3f}) at layer"
