@@ -171,7 +171,7 @@ def score_answers(model, prompts: list[str], answers: list[list[str]], batch_siz
             stable.append((i, j, rows, tokens))
     runs = [list(key) for key in prefix_runs]
     shared = 0
-    if cache and model.takes_cache and (runs or joint):  # leave each sequence the positions it is scored at
+    if cache and model.takes_cache and len(runs) + len(joint) > 1:  # one sequence alone has nothing to share
         limit = min([len(r) - 1 for r in runs] + [first - 1 for _, _, _, first in joint])
         shared = _shared_prefix(runs + [ids for _, _, ids, _ in joint], limit)
     scores = [np.zeros(len(options)) for options in answers]
@@ -347,18 +347,21 @@ def _classify(model, prompts: list[Prompt], labels, instruction: str, batch_size
     """Label log-likelihoods [N, L], and with ``calibrated`` the calibrated label probabilities [N, L].
 
     Prompts with the same demonstrations are scored together (with the content-free queries after them), so
-    that a cache of their shared prefix serves them all.
+    that a cache of their shared prefix serves them all; prompts whose demonstrations are their own (retrieval
+    draws them per query) share nothing to cache and are batched together instead.
     """
     groups: dict[tuple, list[int]] = {}
     for i, p in enumerate(prompts):
         groups.setdefault(tuple(p.demos), []).append(i)
+    alone = [idx[0] for idx in groups.values() if len(idx) == 1 and not calibrated]
+    batches = [idx for idx in groups.values() if len(idx) > 1 or calibrated] + ([alone] if alone else [])
     template = prompts[0].template
     options = [template.answer(lab) for lab in labels]
     logliks, probs = np.zeros((len(prompts), len(labels))), np.zeros((len(prompts), len(labels)))
-    for demos, idx in groups.items():
+    for idx in batches:
         texts = [prompts[i].text for i in idx]
         if calibrated:
-            texts += [build_prompt(list(demos), cf, template, instruction) for cf in CONTENT_FREE]
+            texts += [build_prompt(prompts[idx[0]].demos, cf, template, instruction) for cf in CONTENT_FREE]
         scores = np.array(score_answers(model, texts, [options] * len(texts), batch_size, cache))
         logliks[idx] = scores[:len(idx)]
         if calibrated:
