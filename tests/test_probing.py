@@ -1,6 +1,7 @@
 """The probing lab: cached features, POS probes with controls and scalar mix, WSD, WiC, geometry, the CLI."""
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from explorer.analysis.probing import (COLUMNS, ProbeSettings, bootstrap_interva
                                        majority_accuracy, mix_weights_figure, online_codelength, pos_probe, save_run,
                                        selection_rows, selectivity_figure, summary, table, tied_best, word_ids,
                                        word_type_accuracy)
+from explorer.analysis.probing import fit_layer_probes
 from explorer.analysis.wsd import (best_threshold, framework_scores, most_frequent_senses, wic_probe, wsd_probe)
 from explorer.cli import main
 from explorer.data.conllu import DEMO_POS_TEST, DEMO_POS_TRAIN, TaggedSentence, read_conllu, read_pos_file
@@ -142,6 +144,37 @@ def test_linear_probe_learns_a_separable_problem_and_matches_scikit_learn(optimi
     reference = LogisticRegression(max_iter=2000).fit(x[:2000].numpy(), y[:2000].numpy()).score(
         x[2000:].numpy(), y[2000:].numpy())
     assert ours > 0.8 and abs(ours - reference) < 0.02
+
+
+def test_layers_trained_together_score_as_each_layer_trained_alone(demo_pos, cache):
+    model = make_tiny("gpt2")
+    settings = ProbeSettings(optimizer="adam", mix=False, bootstrap=0, l2_grid=(1e-4, 1e-1))
+    together = pos_probe(model, *demo_pos, settings=settings, cache_dir=cache)
+    alone = pos_probe(model, *demo_pos, settings=replace(settings, stack_max_values=1), cache_dir=cache)  # one a fit
+    pd.testing.assert_frame_equal(together, alone)
+    full_batch = pos_probe(model, *demo_pos, settings=replace(settings, optimizer="lbfgs"), cache_dir=cache)
+    assert set(together.metric) == set(full_batch.metric)  # the same table either way
+    assert list(metric(together, "l2").layer) == list(metric(full_batch, "l2").layer)
+    gap = metric(together, "accuracy").value.to_numpy() - metric(full_batch, "accuracy").value.to_numpy()
+    assert abs(gap).max() < 0.02  # Adam stopped on dev and L-BFGS reach about the same probe
+
+
+def test_layer_probes_stop_early_once_dev_loss_levels_off():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randint(4, (12000,), generator=gen)
+    noisy = torch.where(torch.rand(12000, generator=gen) < 0.1, torch.randint(4, (12000,), generator=gen), y)
+    easy, hard = torch.randn(4, 8, generator=gen) * 4, torch.randn(4, 8, generator=gen) * 0.5
+    z = torch.stack([easy[y] + torch.randn(12000, 8, generator=gen), hard[y] + torch.randn(12000, 8, generator=gen)], 1)
+    z = ((z - z[:10000].mean(0)) / z[:10000].std(0)).half()
+    settings = ProbeSettings(batch_size=250, epochs=20)  # 40 steps an epoch, a look at dev every 20
+    train, dev = (slice(0, 10000), [noisy[:10000]]), (z[10000:], noisy[10000:])
+    both = fit_layer_probes(z[train[0]], train[1], [4], settings, dev)
+    assert both.epochs_run < 20  # levelled off long before the cap
+    acc = (both.predict(z[10000:])[0][:, :, 0] == y[10000:, None]).float().mean(0)
+    assert acc[0] > 0.95 and acc[1] < acc[0]
+    first = fit_layer_probes(z[train[0], :1], train[1], [4], settings, (z[10000:, :1], noisy[10000:]))
+    assert torch.equal(first.predict(z[10000:, :1])[0][:, 0], both.predict(z[10000:])[0][:, 0])
+    assert first.epochs_run <= both.epochs_run
 
 
 def test_label_checks_name_the_problem():

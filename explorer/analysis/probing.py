@@ -1,7 +1,8 @@
 """Layer-wise part-of-speech probes with the controls that make them mean something.
 
 Per layer, a multinomial linear probe (torch; full-batch L-BFGS on small sets, mini-batch Adam on
-large ones) predicts each word's tag from its cached vector. Beside it:
+large ones) predicts each word's tag from its cached vector. On large sets the layers' probes are trained together
+(``LayerProbes``: one batched matmul, each probe still its own problem) and each stops early on the dev set. Beside it:
 - a majority baseline and a word-type baseline (each word's most frequent training tag);
 - Hewitt & Liang's (2019) control task: every word type gets a fixed random tag drawn from the
   training tag distribution; selectivity = accuracy - control accuracy. A probe that scores well
@@ -57,10 +58,14 @@ class ProbeSettings:
     optimizer: str = "auto"  # "lbfgs" (full batch), "adam" (mini-batch), or auto: L-BFGS up to lbfgs_max_values
     lbfgs_max_values: int = 20_000_000  # rows x dim up to which full-batch L-BFGS is used
     max_iter: int = 50  # L-BFGS iterations (accuracy is flat beyond this on POS probes)
-    epochs: int = 6  # Adam passes over the data ...
+    epochs: int = 6  # Adam passes over the data (at most, where layer probes stop early on dev) ...
     min_steps: int = 150  # ... but at least this many updates on smaller data
+    stop_tolerance: float = 0.01  # Adam layer probes stop once dev loss fell by less than this share since the last
+    # look (every half epoch; 0: stop only when it rises)
+    stack_max_values: int = 250_000_000  # rows x dim x layers trained together (a float16 copy: 2 bytes a value)
     batch_size: int = 4096
-    lr: float = 0.1  # peak of a one-cycle schedule (within 0.2 points of scikit-learn on full EWT)
+    lr: float = 0.1  # peak of a one-cycle schedule (within 0.2 points of scikit-learn on full EWT); for layer probes
+    # stopped early, the constant rate after warm-up
     l2: float = 1e-4  # weight penalty on the probe's weights
     mlp_hidden: int = 0  # > 0: also train a one-hidden-layer MLP probe of this width
     mix: bool = True  # learn an ELMo-style scalar mix over all layers
@@ -80,10 +85,10 @@ class ProbeSettings:
             raise ExplorerError("dev_fraction must be between 0 and 1 (exclusive)")
         if self.conditional not in ("", "word", "layer0"):
             raise ExplorerError(f"unknown conditional baseline {self.conditional!r}: use word or layer0")
-        if self.tie_tolerance < 0 or self.bootstrap < 0 or any(l2 < 0 for l2 in self.l2_grid):
-            raise ExplorerError("tie_tolerance, bootstrap and l2_grid values cannot be negative")
+        if min(self.tie_tolerance, self.bootstrap, self.stop_tolerance, *self.l2_grid) < 0:
+            raise ExplorerError("tie_tolerance, bootstrap, stop_tolerance and l2_grid values cannot be negative")
         self.l2_grid = tuple(float(v) for v in self.l2_grid)  # JSON round trips give lists
-        for name in ("max_iter", "epochs", "min_steps", "batch_size", "mix_max_rows"):
+        for name in ("max_iter", "epochs", "min_steps", "batch_size", "mix_max_rows", "stack_max_values"):
             if getattr(self, name) < 1:
                 raise ExplorerError(f"probe setting {name} must be at least 1")
         return self
@@ -158,7 +163,9 @@ class ScalarMixProbe(nn.Module):
 
 def standardiser(x: torch.Tensor):
     """Mean and std over rows; constant dimensions get std 1 so they do not blow up."""
-    std, mean = torch.std_mean(x.float(), 0, correction=int(len(x) > 1))  # one row (an MDL block): std 0
+    x = x.float()
+    mean = x.mean(0)  # two passes: a third of torch.std_mean's time on one thread, the same to float precision
+    std = ((x - mean).square_().sum(0) / max(len(x) - 1, 1)).sqrt_()  # one row (an MDL block): std 0
     return mean, torch.where(std > 1e-6, std, torch.ones_like(std))
 
 
@@ -172,9 +179,12 @@ def fit_probe(x: torch.Tensor, targets: list[torch.Tensor], n_classes: list[int]
 
 
 def _train(probe, x, targets, settings):
-    full_batch = settings.optimizer == "lbfgs" or (
-        settings.optimizer == "auto" and x.numel() <= settings.lbfgs_max_values)
-    (_lbfgs if full_batch else _adam)(probe, x, targets, settings)
+    (_lbfgs if full_batch(settings, x.numel()) else _adam)(probe, x, targets, settings)
+
+
+def full_batch(settings: ProbeSettings, values: int) -> bool:
+    """Whether a probe on ``values`` (rows x dim) training numbers is trained by full-batch L-BFGS (else Adam)."""
+    return settings.optimizer == "lbfgs" or (settings.optimizer == "auto" and values <= settings.lbfgs_max_values)
 
 
 def _loss(probe, z, targets, l2):
@@ -212,6 +222,110 @@ def _adam(probe, x, targets, settings):
             _loss(probe, probe.standardise(x[idx]), [t[idx] for t in targets], settings.l2).backward()
             opt.step()
             sched.step()
+
+
+class LayerProbes(nn.Module):
+    """The linear probes of several layers, trained at once: layer g's probes (one per l2 value, each with one head
+    per target) are the columns of ``weight[g]`` ([layers, d, l2 values x classes]), so one batched matmul scores a
+    mini-batch for all of them. The loss is the sum of each probe's own loss and Adam is elementwise, so every probe
+    follows the path it would follow alone: a layer's result does not depend on the layers trained beside it."""
+
+    def __init__(self, d: int, n_layers: int, n_classes: list[int], l2s, seed: int = 0):
+        super().__init__()
+        self.n_classes, self.n_l2 = n_classes, len(l2s)
+        torch.manual_seed(seed)
+        bias = nn.Linear(d, sum(n_classes)).bias.detach()  # Probe's start: zero weights, nn.Linear's bias
+        self.weight = nn.Parameter(torch.zeros(n_layers, d, self.n_l2 * sum(n_classes)))
+        self.bias = nn.Parameter(bias.repeat(n_layers, self.n_l2))
+        self.register_buffer("l2", torch.tensor(l2s, dtype=torch.float32).repeat_interleave(sum(n_classes)))
+
+    def scores(self, z, weight=None, bias=None) -> list[torch.Tensor]:
+        """Logits per head, [layers, rows, l2 values, classes], of standardised rows z [rows, layers, d]."""
+        weight, bias = (self.weight, self.bias) if weight is None else (weight, bias)
+        out = torch.baddbmm(bias[:, None], z.float().transpose(0, 1), weight)
+        return list(out.unflatten(-1, (self.n_l2, -1)).split(self.n_classes, -1))
+
+    def loss(self, z, targets):
+        """The sum over layers and l2 values of each probe's loss: mean cross-entropy of every head, plus penalty."""
+        ce = 0
+        for o, t in zip(self.scores(z), targets):
+            ce = ce + nn.functional.cross_entropy(o.reshape(-1, o.shape[-1]), t[None, :, None].expand(
+                o.shape[0], -1, o.shape[2]).reshape(-1), reduction="sum") / len(t)
+        return ce + (self.l2 * (self.weight ** 2).sum(1)).sum()
+
+    @torch.no_grad()
+    def dev_loss(self, z, y, weight, bias, batch_size: int = 8192) -> torch.Tensor:
+        """Each probe's mean cross-entropy of its first head on rows z with labels y (-1: not scored), [layers, l2]."""
+        keep = y >= 0
+        z, y = z[keep], y[keep]
+        total = torch.zeros(weight.shape[0], self.n_l2)
+        for i in range(0, len(y), batch_size):
+            logp = self.scores(z[i:i + batch_size], weight, bias)[0].log_softmax(-1)
+            pick = y[i:i + batch_size][None, :, None, None].expand(logp.shape[0], -1, logp.shape[2], 1)
+            total -= logp.gather(-1, pick).squeeze(-1).sum(1)
+        return total / max(len(y), 1)
+
+    @torch.no_grad()
+    def predict(self, z, batch_size: int = 8192) -> list[torch.Tensor]:
+        """Per head, every probe's predicted class of every row: [rows, layers, l2 values]."""
+        outs = [[o.argmax(-1).transpose(0, 1) for o in self.scores(z[i:i + batch_size])]
+                for i in range(0, len(z), batch_size)]
+        return [torch.cat([o[h] for o in outs]) for h in range(len(self.n_classes))]
+
+
+def fit_layer_probes(z: torch.Tensor, targets: list[torch.Tensor], n_classes: list[int], settings: ProbeSettings,
+                     dev: tuple) -> LayerProbes:
+    """Linear probes of every layer of z ([rows, layers, d], each layer standardised; float16 is fine) and every l2
+    of settings.l2_grid (else settings.l2), with one head per target, trained together by mini-batch Adam and
+    stopped early on ``dev`` = (standardised dev rows, their labels of the first target; -1: not scored).
+
+    The learning rate warms up, then stays at settings.lr; each probe is read through an exponential moving average
+    of its weights (over about half an epoch), which does the work of a decaying rate without fixing the number of
+    steps in advance. Every half epoch each average's dev cross-entropy is measured; a probe stops once it fell by less
+    than settings.stop_tolerance (a share) since the last look, and keeps its best average. A probe's heads stop
+    together (the control task trains as long as the real one). Training ends when every probe has stopped, or after
+    the Adam budget of settings.epochs (at least settings.min_steps updates); ``epochs_run`` says how far it went."""
+    grid = settings.l2_grid or (settings.l2,)
+    probe = LayerProbes(z.shape[2], z.shape[1], n_classes, grid, settings.seed)
+    params = [probe.weight, probe.bias]
+    per_epoch = math.ceil(len(z) / settings.batch_size)
+    total = max(settings.epochs, math.ceil(settings.min_steps / per_epoch)) * per_epoch
+    every = max(math.ceil(per_epoch / 2), math.ceil(total / 12))  # steps between looks at dev
+    warm, decay = max(1, every // 5), 1 - 1 / every
+    opt = torch.optim.Adam(params, lr=settings.lr)
+    average = [p.detach().clone() for p in params]
+    best = [a.clone() for a in average]
+    best_loss = last = torch.full((z.shape[1], len(grid)), math.inf)
+    live = torch.ones_like(best_loss, dtype=torch.bool)
+    gen, step = torch.Generator().manual_seed(settings.seed), 0
+    while step < total and live.any():
+        order = torch.randperm(len(z), generator=gen)
+        for i in range(0, len(z), settings.batch_size):
+            idx = order[i:i + settings.batch_size]
+            for group in opt.param_groups:
+                group["lr"] = settings.lr * min(1.0, (step + 1) / warm)
+            opt.zero_grad()
+            probe.loss(z.index_select(0, idx), [t[idx] for t in targets]).backward()
+            opt.step()
+            step += 1
+            with torch.no_grad():
+                for a, p in zip(average, params):
+                    a.lerp_(p, 1 - min(decay, (1 + step) / (10 + step)))
+            if step % every and step < total:
+                continue
+            loss = probe.dev_loss(*dev, *average)
+            better = live & ~(loss >= best_loss)  # a NaN loss (no dev label scored) keeps the first average
+            columns = better.repeat_interleave(sum(n_classes), 1)  # [layers, l2 values x classes]
+            best = [torch.where(columns[:, None], average[0], best[0]), torch.where(columns, average[1], best[1])]
+            best_loss = torch.where(better, loss, best_loss)
+            live, last = live & (loss < last * (1 - settings.stop_tolerance)), loss
+            if not live.any():
+                break
+    with torch.no_grad():
+        probe.weight.copy_(best[0])
+        probe.bias.copy_(best[1])
+    probe.epochs_run = step / per_epoch
+    return probe.eval()
 
 
 def fit_scalar_mix(x: torch.Tensor, y: torch.Tensor, n_classes: int, settings: ProbeSettings) -> ScalarMixProbe:
@@ -506,12 +620,21 @@ def pos_probe(model: Model, train: list[TaggedSentence], test: list[TaggedSenten
             (None, "majority_baseline", majority_accuracy(tr.tags, te.tags)), (None, "word_type_baseline", word_type)]
     measures = _Measures(dict(train=tr, test=te, dev=dv), dict(train=y_train, test=y_test, dev=y_dev), len(classes),
                          settings)
-    for layer in range(tr.features.n_layers):
-        step(f"probes on layer {layer} of {tr.features.n_layers - 1}")
-        x = {part: d.features.layer(layer, d.rows) for part, d in (("train", tr), ("dev", dv), ("test", te))}
-        rows += _layer_rows(layer, x, labels, settings, "")
+    n_layers, values = tr.features.n_layers, len(tr.rows) * tr.features.dim
+    stacked = not full_batch(settings, values)  # Adam: the linear probes of several layers trained at once
+    together, fits = max(1, settings.stack_max_values // max(values, 1)), {}
+    for layer in range(n_layers):
+        step(f"probes on layer {layer} of {n_layers - 1}")
+        if stacked and layer not in fits:  # this layer and the next ones: one batched fit
+            fits = _stacked_predictions(range(layer, min(layer + together, n_layers)),
+                                        dict(train=tr, dev=dv, test=te), labels, settings)
+        x = None if stacked and not (settings.mlp_hidden or measures.wanted) else \
+            {part: d.features.layer(layer, d.rows) for part, d in (("train", tr), ("dev", dv), ("test", te))}
+        rows += _layer_rows(layer, *(fits[layer] if stacked else _predictions(x, labels, settings)), labels,
+                            settings, "")
         if settings.mlp_hidden:
-            rows += _layer_rows(layer, x, labels, settings, "mlp_")
+            rows += _layer_rows(layer, *_predictions(x, labels, settings, settings.mlp_hidden), labels, settings,
+                                "mlp_")
         rows += measures.layer_rows(layer, x)
     for prefix in ("", "mlp_") if settings.mlp_hidden else ("",):
         rows += selection_rows(rows, word_type, settings.tie_tolerance, prefix)
@@ -529,14 +652,35 @@ def stepper(on_step, total: int):
     return (lambda what: on_step(next(done), total, what)) if on_step else (lambda what: None)
 
 
-def _layer_rows(layer, x: dict, labels: dict, settings: ProbeSettings, prefix: str):
-    """One probe per l2 on the training rows; dev picks the l2, then test is scored once, with an interval."""
+def _predictions(x: dict, labels: dict, settings: ProbeSettings, hidden: int = 0):
+    """One probe per l2 on a layer's training rows: (dev predictions of each, test predictions of each per head)."""
+    fits = [fit_probe(x["train"], labels["train"], labels["n"], replace(settings, l2=l2), hidden)
+            for l2 in settings.l2_grid or (settings.l2,)]
+    return [p.predict(x["dev"])[0] for p in fits], [p.predict(x["test"]) for p in fits]
+
+
+def _stacked_predictions(layers, parts: dict, labels: dict, settings: ProbeSettings) -> dict:
+    """The linear probes of several layers trained together (fit_layer_probes), early-stopped on dev:
+    {layer: (dev predictions per l2, test predictions per l2 per head)} as _predictions gives for one layer."""
+    layers = list(layers)
+    z = {part: torch.empty(len(d.rows), len(layers), d.features.dim, dtype=torch.float16) for part, d in parts.items()}
+    for j, layer in enumerate(layers):  # standardised once, with each layer's training statistics
+        train = parts["train"].features.layer(layer, parts["train"].rows)
+        mean, std = standardiser(train)
+        for part, d in parts.items():
+            z[part][:, j] = ((train if part == "train" else d.features.layer(layer, d.rows)) - mean).div_(std).half()
+    probe = fit_layer_probes(z["train"], labels["train"], labels["n"], settings, (z["dev"], labels["dev"]))
+    dev, test = probe.predict(z["dev"])[0], probe.predict(z["test"])
+    return {layer: ([dev[:, j, k] for k in range(probe.n_l2)], [[t[:, j, k] for t in test] for k in range(probe.n_l2)])
+            for j, layer in enumerate(layers)}
+
+
+def _layer_rows(layer, dev_pred: list, test_pred: list, labels: dict, settings: ProbeSettings, prefix: str):
+    """Dev picks the l2 (dev_pred: each l2's dev predictions), then test is scored once, with an interval."""
     grid = settings.l2_grid or (settings.l2,)
-    fits = [fit_probe(x["train"], labels["train"], labels["n"], replace(settings, l2=l2),
-                      hidden=settings.mlp_hidden if prefix else 0) for l2 in grid]
-    dev = [float((p.predict(x["dev"])[0] == labels["dev"]).float().mean()) for p in fits]
+    dev = [float((p == labels["dev"]).float().mean()) for p in dev_pred]
     pick = int(np.argmax(dev))  # the first of equal ones: the grid's order is the preference
-    correct = [(p == y).numpy() for p, y in zip(fits[pick].predict(x["test"]), labels["test"])]
+    correct = [(p == y).numpy() for p, y in zip(test_pred[pick], labels["test"])]
     acc, control = (float(c.mean()) for c in correct)
     rows = [(layer, f"{prefix}accuracy", acc), (layer, f"{prefix}control_accuracy", control),
             (layer, f"{prefix}selectivity", acc - control), (layer, f"{prefix}dev_accuracy", dev[pick])]
@@ -562,6 +706,7 @@ class _Measures:
 
     def __init__(self, data: dict, labels: dict, n_classes: int, settings: ProbeSettings):
         self.labels, self.n_classes, self.settings, self.rows = labels, n_classes, settings, []
+        self.wanted = bool(settings.codelength or settings.conditional)  # layer_rows needs the layer's vectors
         self.y = [labels[part] for part in ("train", "test", "dev")]
         if settings.codelength:
             self.rows.append((None, "uniform_codelength_bits", len(self.y[0]) * math.log2(n_classes)))
