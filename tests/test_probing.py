@@ -641,6 +641,21 @@ def test_probe_cli_names_the_dev_chosen_layer_for_word_senses(task, metric, tmp_
     assert {f"dev_{metric}", f"{metric}_ci_low", f"{metric}_ci_high", "best_layer"} <= set(df.metric)
 
 
+@pytest.mark.parametrize("task, counted", [("wsd", "dev_sentences"), ("wic", "dev_pairs")])
+def test_probe_cli_word_senses_take_a_dev_file_and_a_tie_tolerance(task, counted, tmp_path, cache):
+    """--dev replaces the slice of train; a tolerance of 1 ties every layer, so all are reported as best."""
+    out, dev = tmp_path / task, DEMO_SENSES_TEST
+    code = main(["probe", task, "--model", str(make_tiny_dir(tmp_path)), "--out", str(out), "--cache", str(cache),
+                 "--no-png", "--dev", str(dev), "--tie-tolerance", "1", "--bootstrap", "20",
+                 *(["--no-mix"] if task == "wsd" else [])])
+    assert code == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["dev"]["sha256"] == hashlib.sha256(dev.read_bytes()).hexdigest() and config[counted] > 0
+    df = pd.read_csv(out / "results.csv")
+    layers = set(df[df.layer.notna() & (df.metric != "threshold")].layer.astype(int))
+    assert set(config["summary"][0]["best_layers"]) == layers
+
+
 def test_probe_tasks_have_their_own_help(capsys):
     helps = {}
     for task in ("pos", "wic"):

@@ -81,8 +81,8 @@ def _probe(model, data: ProbeData, settings, *, tagset, **how) -> pd.DataFrame:
         return probing.pos_probe(model, data.train, data.test, dev=data.dev, tagset=tagset, settings=settings, **how)
     if data.task == "wsd":
         return wsd.wsd_probe(model, data.train, data.test, name=data.name, max_train_sentences=data.train_limit,
-                             first_senses=data.first_senses, settings=settings, **how)
-    return wsd.wic_probe(model, data.train, data.test, name=data.name, settings=settings, **how)
+                             first_senses=data.first_senses, settings=settings, dev=data.dev, **how)
+    return wsd.wic_probe(model, data.train, data.test, name=data.name, settings=settings, dev=data.dev, **how)
 
 
 def _separation(geom: geometry.LayerGeometry, task: str) -> pd.DataFrame:
@@ -96,7 +96,9 @@ def _described(data: ProbeData, shown: str, word: str) -> dict:
                     dev_sentences=len(data.dev) if data.dev else None, train_limit=data.train_limit,
                     test_limit=data.test_limit, word_col=data.word_col, tag_col=data.tag_col)
     if data.task == "wsd":
-        return dict(test_name=data.name, train_sentences=len(data.train), train_limit=data.train_limit)
+        return dict(test_name=data.name, train_sentences=len(data.train), train_limit=data.train_limit,
+                    dev_sentences=len(data.dev) if data.dev else None)
     if data.task == "wic":
-        return dict(test_name=data.name, train_pairs=len(data.train), test_pairs=len(data.test))
+        return dict(test_name=data.name, train_pairs=len(data.train), test_pairs=len(data.test),
+                    dev_pairs=len(data.dev) if data.dev else None)
     return dict(word=word, points=len(geometry.sense_points(data.test, word)))

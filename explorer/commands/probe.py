@@ -13,10 +13,10 @@ TASKS = {
            "with a bootstrap 95 %% interval; optionally MDL codelength, conditional information and a random-init "
            "control model",
     "wsd": "nearest-centroid word senses per layer (SemCor-style training, Raganato-style test), with the "
-           "most-frequent-sense baseline; a seeded slice of --train picks the best layer, test F1 is scored once per "
+           "most-frequent-sense baseline; a seeded slice of --train (or --dev) picks the best layer, test F1 is scored once per "
            "layer with a bootstrap 95 %% interval",
     "wic": "same sense or not (WiC pairs): a cosine threshold per layer, with the majority baseline; a seeded slice "
-           "of --train picks the best layer, test is scored once per layer with a bootstrap 95 %% interval",
+           "of --train (or --dev) picks the best layer, test is scored once per layer with a bootstrap 95 %% interval",
     "geometry": "2-D layouts (PCA, UMAP) of one word's contexts per layer and how well its senses separate",
 }
 TRAIN_HELP = {"pos": ".conllu, PTB .pos, word/TAG or whitespace column file",
@@ -56,11 +56,20 @@ def _common_arguments():
     return common
 
 
-def _pos_arguments(parser):
-    parser.add_argument("--dev", help="a dev file (same format as --train) that picks the best layer and l2; "
-                                      "default: a seeded --dev-fraction of the training sentences")
-    parser.add_argument("--dev-fraction", type=float, default=0.1, help="share of training sentences held out as "
+def _selection_arguments(parser, picks: str, items: str, metric: str):
+    """How the best layer is chosen without looking at test, and the test set's intervals."""
+    parser.add_argument("--dev", help=f"a dev file (same format as --train) that picks {picks}; default: a seeded "
+                                      f"--dev-fraction of the training {items}")
+    parser.add_argument("--dev-fraction", type=float, default=0.1, help=f"share of training {items} held out as "
                                                                         "dev when no --dev is given (default 0.1)")
+    parser.add_argument("--tie-tolerance", type=float, default=0.0,
+                        help=f"layers within this dev {metric} of the best are reported as tied (default 0: equal)")
+    parser.add_argument("--bootstrap", type=int, default=1000,
+                        help=f"resamples of test {items} for each layer's 95 %% interval (0: none)")
+
+
+def _pos_arguments(parser):
+    _selection_arguments(parser, "the best layer and l2", "sentences", "accuracy")
     parser.add_argument("--tagset", choices=["upos", "xpos"], default="upos", help="which CoNLL-U tag column")
     parser.add_argument("--word-col", type=int, metavar="N", help="read a whitespace column file (CoNLL-2000: "
                                                                    "word POS chunk) with the word in column N (from 0; "
@@ -73,10 +82,6 @@ def _pos_arguments(parser):
     parser.add_argument("--no-mix", action="store_true", help="skip the learned scalar mix over layers")
     parser.add_argument("--l2-grid", type=float, nargs="+", metavar="L2",
                         help="l2 penalties tried per layer, the one with the best dev accuracy kept (default: 1e-4)")
-    parser.add_argument("--tie-tolerance", type=float, default=0.0,
-                        help="layers within this dev accuracy of the best are reported as tied (default 0: equal)")
-    parser.add_argument("--bootstrap", type=int, default=1000,
-                        help="resamples of test sentences for each layer's 95 %% interval (0: none)")
     parser.add_argument("--codelength", action="store_true",
                         help="MDL online codelength and compression per layer (Voita & Titov 2020; ~10 probes a layer)")
     parser.add_argument("--conditional", choices=["word", "layer0"],
@@ -85,6 +90,7 @@ def _pos_arguments(parser):
 
 
 def _wsd_arguments(parser):
+    _selection_arguments(parser, "the best layer", "sentences", "F1")
     parser.add_argument("--train-limit", type=int, help="a random sample of at most N training sentences "
                                                          "(e.g. to cap SemCor)")
     parser.add_argument("--wordnet", help="Open English WordNet's source YAML (zip or folder); lemmas SemCor "
@@ -93,7 +99,7 @@ def _wsd_arguments(parser):
 
 
 def _wic_arguments(parser):
-    pass  # pairs are scored by a cosine threshold per layer: nothing to tune beyond the common options
+    _selection_arguments(parser, "the best layer (WiC's own dev.data.txt, say)", "pairs", "accuracy")
 
 
 def _geometry_arguments(parser):

@@ -25,7 +25,7 @@ class ProbeData:
     test: list
     files: dict[str, Path]  # role -> file: train, test, dev, wordnet; geometry: contexts0, contexts1, ...
     name: str = "demo"  # the test set's name: "demo", else its file's stem (the task wsd/NAME, wic/NAME)
-    dev: list | None = None  # POS: the sentences that choose the layer (else a slice of train)
+    dev: list | None = None  # the items that choose the layer (else a seeded slice of train)
     first_senses: dict | None = None  # WSD: WordNet's first senses, the last fallback
     train_limit: int | None = None  # POS: the first N sentences were read; WSD: the probe samples N
     test_limit: int | None = None
@@ -56,9 +56,9 @@ def read(task: str, train=None, test=None, *, dev=None, train_limit: int | None 
     files = {role: Path(p) for role, p in (dict(train=train, test=test) if test else
                                             DEMO_POS if task == "pos" else DEMO_SENSES).items()}
     name = files["test"].name.split(".")[0] if test else "demo"
+    files |= dict(dev=Path(dev)) if dev else {}
     if task == "pos":
         columns = dict(word_col=word_col, tag_col=tag_col)
-        files |= dict(dev=Path(dev)) if dev else {}
         return ProbeData(task, conllu.read_pos_file(files["train"], train_limit, **columns),
                          conllu.read_pos_file(files["test"], test_limit, **columns), files, name,
                          dev=conllu.read_pos_file(dev, **columns) if dev else None, train_limit=train_limit,
@@ -66,8 +66,13 @@ def read(task: str, train=None, test=None, *, dev=None, train_limit: int | None 
     if task == "wsd":
         files |= dict(wordnet=Path(wordnet)) if wordnet else {}
         return ProbeData(task, senses.read_sense_file(files["train"]), senses.read_sense_file(files["test"]), files,
-                         name, first_senses=senses.wordnet_first_senses(wordnet) if wordnet else None,
+                         name, dev=senses.read_sense_file(files["dev"]) if dev else None,
+                         first_senses=senses.wordnet_first_senses(wordnet) if wordnet else None,
                          train_limit=train_limit)
-    pairs = [wic.read_wic(p) if p.suffix == ".txt" else wic.pairs_from_senses(senses.read_sense_file(p), seed=seed)
-             for p in (files["train"], files["test"])]
-    return ProbeData(task, *pairs, files, name)
+
+    def pairs(path: Path) -> list:
+        return wic.read_wic(path) if path.suffix == ".txt" else wic.pairs_from_senses(senses.read_sense_file(path),
+                                                                                      seed=seed)
+
+    return ProbeData(task, pairs(files["train"]), pairs(files["test"]), files, name,
+                     dev=pairs(files["dev"]) if dev else None)
