@@ -13,14 +13,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from explorer.transfer import curve  # noqa: E402
+from explorer.transfer import results  # noqa: E402
 
 
 
 def tables(df: pd.DataFrame) -> str:
     out = ["accuracy % (mean ± std over seeds (seeds)); columns: labelled examples n (zero-shot: 0; few-shot: the "
-           "k demonstrations in the prompt)", "", curve.wide(df).to_markdown(index=False)]
-    gains = curve.gains(df)
+           "k demonstrations in the prompt)", "", results.wide(df).to_markdown(index=False)]
+    gains = results.gains(df)
     if not gains.empty:
         out += ["", "gain over the same network trained from scratch (accuracy points, means)", "",
                 gains.assign(**{c: (100 * gains[c]).round(1) for c in gains if c.startswith("gain_")})
@@ -29,12 +29,12 @@ def tables(df: pd.DataFrame) -> str:
 
 
 def main():
-    folders = sys.argv[1:] or curve.SHIPPED
-    frames = [pd.read_json(Path(f) / curve.RESULTS, lines=True) for f in folders if (Path(f) / curve.RESULTS).exists()]
+    folders = sys.argv[1:] or results.SHIPPED
+    frames = [pd.read_json(Path(f) / results.RESULTS, lines=True) for f in folders if (Path(f) / results.RESULTS).exists()]
     df = pd.concat(frames, ignore_index=True)
     for task, rows in df.groupby("task", sort=False):
         print(f"## {task}\n\n{tables(rows)}\n")
-    print(curve.PUBLISHED_NOTE)
+    print(results.PUBLISHED_NOTE)
 
 
 if __name__ == "__main__":

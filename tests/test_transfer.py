@@ -9,7 +9,7 @@ import explorer
 from conftest import _sentences, make_tiny, shared_data
 from explorer import ExplorerError, transfer
 from explorer.data.conllu import DEMO_POS_TEST, DEMO_POS_TRAIN, read_pos_file
-from explorer.transfer import curve, network
+from explorer.transfer import curve, network, results
 from explorer.transfer.shift import shift
 from explorer.transfer.data import Row, TaskData, read_table
 
@@ -47,7 +47,7 @@ def test_scratch_twin_has_the_same_architecture_and_budget(family, tmp_path):
     tuned, fresh = transfer.finetune(model, task, 32, 0, FAST), transfer.scratch(model, task, 32, 0, FAST)
     budget = lambda r: (r.params, r.epochs, r.steps, r.lr, r.lm_weight, r.n_train)
     assert budget(tuned) == budget(fresh) and tuned.steps == 2
-    gain = curve.gains(transfer.table([tuned, fresh]))
+    gain = results.gains(transfer.table([tuned, fresh]))
     assert gain.gain_finetune.item() == pytest.approx(tuned.accuracy - fresh.accuracy)
     assert model.vocab_size == vocab  # the caller's model is left as it was (task tokens went to a copy)
 
@@ -146,13 +146,13 @@ def test_rerun_skips_finished_cells(tmp_path, monkeypatch):
     df = curve.run_curve(task, [model], ["baselines", "features", "zeroshot"], [16, None], [0, 1], out, FAST,
                          progress=False)
     assert len(df) == 2 * 4 + 4 + 1  # two baselines per (n, seed) cell, four feature cells, one zero-shot
-    lines = (out / curve.RESULTS).read_text()
+    lines = (out / results.RESULTS).read_text()
     monkeypatch.setattr(transfer.modes, "features", lambda *a, **k: pytest.fail("a finished cell was rerun"))
-    with open(out / curve.RESULTS, "a") as f:
+    with open(out / results.RESULTS, "a") as f:
         f.write('{"model": "gpt2-te')  # a cell killed mid-write
     curve.run_curve(task, [model], ["baselines", "features", "zeroshot"], [16, None], [0, 1], out, FAST,
                     progress=False)
-    assert (out / curve.RESULTS).read_text() == lines
+    assert (out / results.RESULTS).read_text() == lines
     assert json.loads(lines.splitlines()[0])["mode"] == "baselines"
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
@@ -191,10 +191,10 @@ def test_headline_gives_each_models_gain_over_its_scratch_twin():
                                           accuracy=acc)
     df = pd.DataFrame([cell("finetune", 0.7), cell("finetune", 0.8, 1), cell("scratch", 0.6), cell("features", 0.65),
                        dict(cell("baselines", 0.5), model="")])
-    assert curve.headline(df) == {"m": "sst2: features 65.0 % (+5.0), finetune 75.0 % (+15.0), scratch 60.0 %"}
-    assert curve.headline(df, n=100) == {}
+    assert results.headline(df) == {"m": "sst2: features 65.0 % (+5.0), finetune 75.0 % (+15.0), scratch 60.0 %"}
+    assert results.headline(df, n=100) == {}
     prompted = pd.DataFrame([dict(cell("zeroshot", 0.55), n=0), dict(cell("fewshot", 0.6), n=4)])
-    assert curve.headline(prompted) == {"m": "sst2: zeroshot 55.0 %, fewshot k = 4 60.0 %"}
+    assert results.headline(prompted) == {"m": "sst2: zeroshot 55.0 %, fewshot k = 4 60.0 %"}
 
 
 def _sentiment_csv(path, rows=60):
@@ -211,9 +211,9 @@ def test_a_background_sweep_reports_progress_and_finishes(tmp_path):
                         [10, None], seeds=2)
     assert jobs._PROCESSES.pop(str(out)).wait() == 0, sweeps.log(out)
     assert sweeps.status(out) == "finished" and sweeps.sweeps(tmp_path) == [out]
-    done, planned, left = curve.progress_of(out)
+    done, planned, left = results.progress_of(out)
     assert (done, planned, left) == (4, 4, 0)
-    assert set(pd.read_json(out / curve.RESULTS, lines=True).n.fillna(-1)) == {10, -1}
+    assert set(pd.read_json(out / results.RESULTS, lines=True).n.fillna(-1)) == {10, -1}
 
 
 def test_a_failed_sweep_says_why(tmp_path):

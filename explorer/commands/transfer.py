@@ -29,7 +29,7 @@ def add_arguments(parser):
 
 def run(args):
     from ..errors import ExplorerError
-    from ..transfer import curve, data
+    from ..transfer import curve, data, results
     from ..transfer.network import TrainSettings
     from ..zoo import load
 
@@ -52,10 +52,10 @@ def run(args):
     models = [load(name) for name in args.model]
     df = curve.run_curve(task, models, modes, ns, list(range(args.seeds)), args.out, settings, args.shots,
                          args.save_models, progress=not args.no_progress)
-    print(curve.summary(df).to_string(index=False))
-    gains = curve.gains(df)
+    print(results.summary(df).to_string(index=False))
+    gains = results.gains(df)
     if not gains.empty:
         print("\ngain over the same network trained from scratch (accuracy points):")
         print(gains.to_string(index=False))
-    print(f"\n{len(df)} results in {args.out}/{curve.RESULTS}")
+    print(f"\n{len(df)} results in {args.out}/{results.RESULTS}")
     return 0

@@ -5,8 +5,9 @@ modes need torch, a page that only reads results does not."""
 from ..lazy import attach
 
 EXPORTS = {"data": ["TaskData", "read_task", "sst2", "upos"],
-           "modes": ["MODES", "Result", "baselines", "features", "fewshot", "finetune", "scratch", "table", "zeroshot"],
+           "modes": ["Result", "baselines", "features", "fewshot", "finetune", "scratch", "table", "zeroshot"],
            "network": ["TrainSettings", "load_classifier"],
+           "results": ["MODES"],
            "shift": ["Shift", "linear_cka"]}  # the function shift is transfer.shift.shift: one name, one thing
 __all__ = sorted(name for names in EXPORTS.values() for name in names)
 __getattr__, __dir__ = attach(__name__, EXPORTS)

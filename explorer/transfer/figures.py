@@ -3,7 +3,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from .curve import summary
+from .results import summary
 
 DASH = {"finetune": "solid", "features": "dashdot", "scratch": "dash"}  # scratch dashed: the denominator
 PROMPTED = {"zeroshot": "dot", "fewshot": "longdashdot"}

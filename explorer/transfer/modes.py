@@ -21,8 +21,8 @@ from ..errors import ExplorerError
 from .data import Row, TaskData, subsample
 from .network import (Classifier, TrainSettings, check_loss, classifier, fit, fresh_twin, save_classifier,
                       update_card)
+from .results import MODES
 
-MODES = ("features", "finetune", "scratch", "zeroshot", "fewshot", "baselines")
 TEMPLATE = Template()
 
 

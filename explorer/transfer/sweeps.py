@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from .. import jobs
-from .curve import LOG, PLAN, RESULTS, progress_of
+from .results import LOG, PLAN, RESULTS, progress_of
 
 PROGRAM = jobs.program("transfer")
 

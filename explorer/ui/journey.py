@@ -130,7 +130,7 @@ def _human(count: float) -> str:
 
 def comparison_table():
     st.header("Side by side", divider="gray")
-    cards, measured, gained = shipped(), measurements(), transfer.curve.headline(transfer.curve.shipped())
+    cards, measured, gained = shipped(), measurements(), transfer.results.headline(transfer.results.shipped())
     rows = []
     for step in HISTORY:
         name = REGISTRY[step["family"]].tiny_name

@@ -1,6 +1,6 @@
 """Use & gain: how each model is used, and what pretraining gains over the same network trained from scratch.
 
-The page lays out the shipped measurements (explorer/transfer/curve.py), sweeps of the user's own run in the
+The page lays out the shipped measurements (explorer/transfer/results.py), sweeps of the user's own run in the
 background (explorer/transfer/sweeps.py) and what fine-tuning moved inside a network (explorer/transfer/shift.py).
 """
 import json
@@ -13,6 +13,7 @@ import streamlit as st
 
 from explorer import ExplorerError, jobs, paths, transfer
 from explorer.families import REGISTRY
+from explorer.families.spec import USAGES
 from explorer.ui import common
 
 TASKS = {"sst2": "SST-2 sentiment (train phrases → dev sentences)", "upos": "UD English-EWT part of speech (train → test)",
@@ -40,7 +41,7 @@ def render():
 
 def usage_table():
     rows = [{"family": f.display, "year": f.story.get("date", "")[:4], "how its paper used it": f.story.get("used", ""),
-             "modes here": ", ".join(m for m in transfer.modes.MODES if m in f.usages or m == "scratch")}
+             "modes here": ", ".join([m for m in USAGES if m in f.usages] + ["scratch"])}
             for f in REGISTRY.values() if f.story]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
@@ -58,18 +59,18 @@ def results_view(df: pd.DataFrame, key: str, heading: str = ""):
     shown = st.multiselect("Models in the figure", models, default=curves or models, key=f"{key}-models-{task}")
     common.chart(transfer.figures.curve_figure(rows[rows.model.isin(["", *shown])],
                                                f"{heading}{task}: accuracy against labelled examples",
-                                               transfer.curve.PUBLISHED_SST2 if task == "sst2" else None),
+                                               transfer.results.PUBLISHED_SST2 if task == "sst2" else None),
                  key=f"{key}-curve-{task}", data=rows, name=f"transfer-{task}")
     st.caption("Lines: a model used one way (solid fine-tuned, dash-dot frozen features, dashed the same network "
                "from scratch), mean over seeds with ± one standard deviation; grey: baselines (band ± std); level "
                "lines: prompting, which uses no training set.")
-    st.dataframe(transfer.curve.wide(rows), hide_index=True, width="stretch")
-    gains = transfer.curve.gains(rows)
+    st.dataframe(transfer.results.wide(rows), hide_index=True, width="stretch")
+    gains = transfer.results.gains(rows)
     if not gains.empty:
         st.markdown("**Gain over the same network trained from scratch** (accuracy points, means over seeds)")
         shown = gains.assign(**{c: (100 * gains[c]).round(1) for c in gains if c.startswith("gain_")})
         st.dataframe(shown, hide_index=True)
-    mix = transfer.figures.mix_figure(rows, transfer.curve.shipped_probe() if task == "upos" else None)
+    mix = transfer.figures.mix_figure(rows, transfer.results.shipped_probe() if task == "upos" else None)
     if mix is not None:
         st.markdown("**Which layers the frozen-feature mix chose** — ELMo's learned `γ · Σ s_j h_j`, for every "
                     "model" + (", beside what a linear probe finds in each layer (the Probing lab's EWT sweep)"
@@ -78,12 +79,12 @@ def results_view(df: pd.DataFrame, key: str, heading: str = ""):
 
 
 def measured_section():
-    df = transfer.curve.shipped()
+    df = transfer.results.shipped()
     if df.empty:
         st.info("No measured results ship with this copy (bench/results/transfer-*).", icon=":material/info:")
         return
     results_view(df, "shipped")
-    st.caption(transfer.curve.PUBLISHED_NOTE + " Ours: the tiny models (8–13 M parameters, pretrained on ~30 M "
+    st.caption(transfer.results.PUBLISHED_NOTE + " Ours: the tiny models (8–13 M parameters, pretrained on ~30 M "
                "tokens) and MiniLM, used on 2 CPU cores; SST-2 scored on its 872 dev sentences, UPOS on EWT test. "
                "Commands and timings: bench/results/transfer.md.")
 
@@ -99,7 +100,7 @@ def sweep_form():
         cols = st.columns([3, 3])
         chosen = cols[0].multiselect("Models (from the sidebar's picks)", names, default=names[:2],
                                      format_func=common.label, key="gain-models")
-        mode_names = cols[1].multiselect("Modes", list(transfer.modes.MODES), key="gain-modes",
+        mode_names = cols[1].multiselect("Modes", list(transfer.results.MODES), key="gain-modes",
                                          default=["baselines", "features", "finetune", "scratch"])
         cols = st.columns(4)
         sizes = cols[0].text_input("Training sizes n", "100,300,1000", key="gain-n",
@@ -192,14 +193,14 @@ def sweep_view(out: Path):
     if state == "stopped" and cols[1].button("Continue", icon=":material/replay:", key="gain-continue"):
         transfer.sweeps.resume(out)
         st.rerun(scope="app")
-    done, planned, left = transfer.curve.progress_of(out)
+    done, planned, left = transfer.results.progress_of(out)
     if planned:
         eta = f", about {common.clock(left)} left" if left and state == "running" else ""
         st.progress(done / planned, text=f"{done} of {planned} cells{eta}")
     log = transfer.sweeps.log(out)
     if state == "failed" and log:
         st.error(f"The sweep failed: {common.shorten(jobs.failure_reason(log), 300)}", icon=":material/error:")
-    results = out / transfer.curve.RESULTS
+    results = out / transfer.results.RESULTS
     if results.exists() and results.stat().st_size:
         results_view(pd.read_json(results, lines=True), f"sweep-{out.name}")
     if log:
@@ -211,7 +212,7 @@ def sweep_view(out: Path):
 def finetuned_models() -> dict[str, Path]:
     """Fine-tuned checkpoints kept by sweeps, by label."""
     found = {}
-    for card in sorted(paths.SWEEPS.glob(f"*/{transfer.curve.CHECKPOINTS}/*/card.json")):
+    for card in sorted(paths.SWEEPS.glob(f"*/{transfer.results.CHECKPOINTS}/*/card.json")):
         info = json.loads(card.read_text())
         if info.get("transfer", {}).get("mode") == "finetune":
             found[f"{card.parent.name} (from {info.get('finetuned_from')}, {card.parent.parent.parent.name})"] = card.parent
