@@ -32,8 +32,8 @@ from explorer.distributed import Runtime, pick_device  # noqa: E402
 from explorer.families import build  # noqa: E402
 from explorer.families import family as spec  # noqa: E402
 from explorer.tokenizers import train_tokenizer  # noqa: E402
-from explorer.training.loop import (TrainConfig, autocast, hardware, make_objective, make_optimizer,  # noqa: E402
-                                    to_device)
+from explorer.training.config import TrainConfig  # noqa: E402
+from explorer.training.loop import autocast, hardware, make_objective, make_optimizer, to_device  # noqa: E402
 from explorer.training.objectives import MASK_SHARE  # noqa: E402
 from explorer.paths import SHARED_DATA  # noqa: E402
 from explorer.zoo import TINY, VOCAB_SIZE  # noqa: E402

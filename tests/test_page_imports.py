@@ -31,3 +31,26 @@ def test_no_page_imports_torch_when_imported():
     assert len(PAGES) >= 10 and not [f"{page}: {err}" for page, (_, err, code) in found.items() if code]
     chains = [f"{page} ({chain.strip()})" for page, (chain, _, _) in found.items() if chain.strip()]
     assert not chains, f"importing these pages imports torch: {'; '.join(chains)}"
+
+
+# Renders the app, then one page, the way a user's browser does; prints the chain where torch got imported.
+RENDER = SPY.replace("importlib.import_module(sys.argv[1])", r"""
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file("app.py", default_timeout=120)
+app.run()
+sys.meta_path.insert(0, Spy())
+app.switch_page(f"explorer/ui/{sys.argv[1]}.py").run()
+assert not app.exception, [e.message for e in app.exception]
+""")
+
+
+def test_pages_that_run_no_network_render_without_torch():
+    """The Journey (the first page), Use & gain and Train read results and launch background jobs: torch's
+    seconds of import belong to the process that trains, not to the page."""
+    pages = ["journey", "use_gain", "train"]
+    runs = {page: subprocess.Popen([sys.executable, "-c", RENDER, page], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE) for page in pages}
+    found = {page: run.communicate() + (run.returncode,) for page, run in runs.items()}
+    assert not [f"{page}: {err[-2000:]}" for page, (_, err, code) in found.items() if code]
+    chains = [f"{page} ({chain.strip()})" for page, (chain, _, _) in found.items() if chain.strip()]
+    assert not chains, f"rendering these pages imports torch: {'; '.join(chains)}"

@@ -7,7 +7,7 @@ import os
 from conftest import _sentences, wait_for
 from explorer import jobs
 from explorer.training import cli
-from explorer.training.loop import TrainConfig
+from explorer.training.config import TrainConfig
 
 
 def config(tmp_path, name="run"):

@@ -77,7 +77,7 @@ def test_load_takes_minilm_package_path(minilm_path):
 
 
 def test_train_config_takes_paths(tmp_path):
-    from explorer.training.loop import TrainConfig
+    from explorer.training.config import TrainConfig
 
     config = TrainConfig(family="gpt2", corpus=tmp_path / "corpus.txt", tokens=1000, out=tmp_path / "out")
     assert (config.corpus, config.out) == (str(tmp_path / "corpus.txt"), str(tmp_path / "out"))

@@ -2,6 +2,6 @@
 from ..lazy import attach
 
 # the loop pulls in torch: it is imported when first asked for, so the CLI's flags and the Train page load fast
-__getattr__, __dir__ = attach(__name__, {"loop": ["TrainConfig", "train"]})
+__getattr__, __dir__ = attach(__name__, {"config": ["TrainConfig"], "loop": ["train"]})
 
 __all__ = ["TrainConfig", "train"]

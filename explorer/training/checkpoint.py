@@ -6,8 +6,6 @@ does ``checkpoint/latest.json`` point to it, replaced atomically (temp file + os
 folders are removed after that. A kill therefore leaves either the old or the new checkpoint whole.
 Nothing is unpickled: the optimizer's tensors go through safetensors, its settings through JSON.
 """
-import json
-import os
 import shutil
 from pathlib import Path
 
@@ -15,19 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import ExplorerError
-
-POINTER = "latest.json"
-
-
-def write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
-def step_folder(root: Path, step: int) -> Path:
-    return root / f"step-{step:08d}"
-
+from .config import POINTER, read_state, step_folder, write_json_atomic
 
 def save_rng(folder: Path, rank: int) -> None:
     """This process's random number generators (dropout masks depend on them)."""
@@ -66,18 +52,6 @@ def publish(root: Path, step: int) -> None:
     for old in root.glob("step-*"):
         if old.name != step_folder(root, step).name:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def latest(root: Path) -> Path | None:
-    pointer = root / POINTER
-    if not pointer.exists():
-        return None
-    folder = root / json.loads(pointer.read_text())["folder"]
-    return folder if (folder / "state.json").exists() else None
-
-
-def read_state(folder: Path) -> dict:
-    return json.loads((folder / "state.json").read_text())
 
 
 def load_weights(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:

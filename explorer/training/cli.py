@@ -68,7 +68,8 @@ def _value(text):
 
 
 def run(args):
-    from .loop import TrainConfig, train
+    from .config import TrainConfig
+    from .loop import train
 
     out = train(TrainConfig.from_args(args), resume=args.resume, force=args.force, device=args.device,
                 progress=not args.no_progress)

@@ -9,12 +9,11 @@ import json
 import math
 import os
 import platform
-import shlex
 import subprocess
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -25,92 +24,12 @@ from ..distributed import Runtime, join_job, pick_device
 from ..errors import ExplorerError
 from ..families import build, family
 from ..tokenizers import train_tokenizer
-from ..zoo import ROOT, TINY, VOCAB_SIZE
+from ..zoo import ROOT, VOCAB_SIZE
 from . import checkpoint as ckpt
+from .config import CHECKPOINT, METRICS, PREPARING, PREPARING_STAGES, TrainConfig, latest, read_state, step_folder
 from .objectives import BiLM, CausalLM, MaskedLM
 
-CHECKPOINT, METRICS = "checkpoint", "metrics.jsonl"
-PREPARING, PREPARING_STAGES = "preparing", 4  # log lines before the first step: "preparing (2/4): ..."
 EVAL_SEQUENCES = 32  # sequences per periodic validation; the final one reads the whole validation slice
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run (saved in the checkpoint, so --resume continues the same run)."""
-
-    family: str
-    corpus: str | os.PathLike
-    tokens: int
-    out: str | os.PathLike
-    name: str = ""
-    size: dict = field(default_factory=dict)
-    batch_size: int = 32
-    lr: float = 1e-3
-    seed: int = 0
-    icl_share: float = 0.5  # as the shipped causal models: in-context retrieval emerges (explorer/data/icl.py)
-    short_seq: int = 0  # BERT: tokens per sequence in the first 90 % of the steps (0: the full context throughout)
-    warmup: float = 0.05  # share of the steps spent warming up linearly
-    min_lr: float = 0.1  # the cosine decays to this share of lr
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    dropout: float | None = None  # None: each architecture's own default
-    checkpoint_every: int = 0  # steps; 0: a tenth of the run
-    eval_every: int = 0  # steps; 0: a twentieth of the run
-
-    def __post_init__(self):
-        spec = family(self.family)  # an unknown family: a message listing them
-        self.corpus, self.out = os.fspath(self.corpus), os.fspath(self.out)  # saved as JSON in the checkpoint
-        self.name = self.name or f"{self.family}-tiny"
-        if self.name in TINY and TINY[self.name]["family"] != self.family:
-            raise ExplorerError(f"{self.name} is a {TINY[self.name]['family']} model, not {self.family}: "
-                                "choose another --name")
-        self.size = TINY.get(self.name, TINY[spec.tiny_name])["size"] | dict(self.size)
-        check_size(spec, self.size)
-        self.corpus = str(Path(self.corpus).expanduser().resolve())
-        self.out = str(Path(self.out).expanduser().resolve())
-        for what, value, low, high in (("--icl-share", self.icl_share, 0, 0.9), ("--warmup", self.warmup, 0, 1)):
-            if not low <= value <= high:
-                raise ExplorerError(f"{what} {value} is outside [{low}, {high}]")
-        if self.short_seq and (spec.objective != "masked" or not 8 <= self.short_seq < self.size["context"]):
-            raise ExplorerError(f"--short-seq {self.short_seq} applies to masked LMs (BERT) only, between 8 and its "
-                                f"context ({self.size.get('context')}) tokens")
-        for what, value in (("--tokens", self.tokens), ("--batch-size", self.batch_size), ("--lr", self.lr)):
-            if value <= 0:
-                raise ExplorerError(f"{what} must be positive, got {value}")
-
-    @classmethod
-    def from_args(cls, args) -> "TrainConfig":
-        """The run that parsed `train` flags (explorer/training/cli.py) describe."""
-        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
-
-    def argv(self) -> list[str]:
-        """The `train` arguments that give this configuration (from_args reads them back)."""
-        size = ",".join(f"{k}={v}" for k, v in self.size.items())
-        parts = [self.family, "--corpus", self.corpus, "--tokens", str(self.tokens), "--out", self.out,
-                 "--name", self.name, "--size", size, "--batch-size", str(self.batch_size), "--lr", str(self.lr),
-                 "--warmup", str(self.warmup), "--seed", str(self.seed)]
-        if family(self.family).causal:  # only causal LMs read key value documents
-            parts += ["--icl-share", str(self.icl_share)]
-        if self.dropout is not None:
-            parts += ["--dropout", str(self.dropout)]
-        for flag, steps in (("--short-seq", self.short_seq), ("--checkpoint-every", self.checkpoint_every),
-                            ("--eval-every", self.eval_every)):
-            if steps:  # 0: the default
-                parts += [flag, str(steps)]
-        return parts
-
-    def command(self, world: int) -> str:
-        """The command line that reproduces this run."""
-        launcher = f"torchrun --nproc_per_node {world} -m explorer" if world > 1 else "python -m explorer"
-        return f"{launcher} train {shlex.join(self.argv())}"
-
-
-def check_size(spec, size: dict) -> None:
-    """Size keys the family's builder accepts, or a message listing them."""
-    accepted = [*spec.tiny, *spec.options]
-    wrong = sorted(set(size) - set(accepted))
-    if wrong:
-        raise ExplorerError(f"--size {', '.join(wrong)} do(es) not apply to {spec.display}: use {', '.join(accepted)}")
 
 
 # -- processes and devices ---------------------------------------------------------------------------
@@ -151,13 +70,13 @@ def prepare_out(out: Path, resume: bool, force: bool) -> Path | None:
     if (out / "config.json").exists() and not force:
         raise ExplorerError(f"{out} already holds a finished model: choose another --out, or pass --force to "
                             "train a new one over it")
-    found = ckpt.latest(root) if root.exists() else None
+    found = latest(root) if root.exists() else None
     if resume:
         if found is None:
             raise ExplorerError(f"{out} has no checkpoint to resume from: start a run without --resume")
         return found
     if found is not None and not force:
-        raise ExplorerError(f"{out} holds an unfinished run (checkpoint at step {ckpt.read_state(found)['step']}): "
+        raise ExplorerError(f"{out} holds an unfinished run (checkpoint at step {read_state(found)['step']}): "
                             "pass --resume to continue it, or --force to start over")
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -176,7 +95,7 @@ def prepare_out(out: Path, resume: bool, force: bool) -> Path | None:
 
 def resumed_config(folder: Path, asked: TrainConfig) -> TrainConfig:
     """The checkpoint's own settings: resuming continues that run, whatever else the command line says."""
-    saved = ckpt.read_state(folder)["config"]
+    saved = read_state(folder)["config"]
     if saved["family"] != asked.family:
         raise ExplorerError(f"{asked.out} holds a {saved['family']} checkpoint, not {asked.family}: resume it with "
                             f"`train {saved['family']} --resume`, or train {asked.family} into another --out")
@@ -267,7 +186,7 @@ class Trainer:
         resume_from = prepare_out(out, resume, force) if rt.main else None
         rt.barrier()
         if resume and not rt.main:
-            resume_from = ckpt.latest(self.root)
+            resume_from = latest(self.root)
         self.config = config = resumed_config(resume_from, config) if resume else config
         self.out = out
         self._preparing(1, "reading the corpus")
@@ -322,7 +241,7 @@ class Trainer:
         return PreTrainedTokenizerFast.from_pretrained(str(folder))
 
     def _restore(self, folder: Path):
-        state = ckpt.read_state(folder)
+        state = read_state(folder)
         ckpt.load_weights(folder, self.net, self.optimizer)
         ckpt.load_rng(folder, self.runtime.rank)
         self.step, self.tokens_seen, self.elapsed = state["step"], state["tokens"], state["elapsed_s"]
@@ -401,7 +320,7 @@ class Trainer:
         return evaluate(self.module, batches, self.runtime, self.objective.summarise)
 
     def save_checkpoint(self):
-        rt, folder = self.runtime, ckpt.step_folder(self.root, self.step)
+        rt, folder = self.runtime, step_folder(self.root, self.step)
         if rt.main:
             folder.mkdir(parents=True, exist_ok=True)
         rt.barrier()

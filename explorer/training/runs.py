@@ -10,8 +10,7 @@ from pathlib import Path
 
 from .. import jobs
 from ..jobs import failure_reason, without_tracebacks  # noqa: F401 -- a run's log reads as any job's
-from .checkpoint import latest, read_state
-from .loop import CHECKPOINT, METRICS, PREPARING, TrainConfig
+from .config import CHECKPOINT, METRICS, PREPARING, TrainConfig, latest, read_state
 
 RUN_FILE, LOG_FILE = jobs.JOB_FILE, "train.log"
 PROGRAM = jobs.program("train")
