@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from .distributed import join_job, pick_device
 from .errors import ExplorerError
 from .families.base import Model
-from .paths import CACHE
+from .paths import CACHE, safe_name
 
 CACHE_DIR = Path(os.environ.get("LT_FEATURE_CACHE", CACHE / "features"))
 FORMAT_VERSION = 1  # bump when the stored layout changes, so old caches are not misread
@@ -117,7 +117,7 @@ def extract_features(model: Model, sentences: list[list[str]], *, pool: str = "f
     job = join_job(pick_device(device))  # refused here, before any work, if this machine lacks it
     key = dict(format=FORMAT_VERSION, model=model.name, model_sha256=model_fingerprint(model),
                dataset_sha256=dataset_fingerprint(sentences, select), pool=pool)
-    directory = Path(cache_dir or CACHE_DIR) / _safe(model.name) / (
+    directory = Path(cache_dir or CACHE_DIR) / safe_name(model.name) / (
         f"{key['model_sha256'][:12]}-{key['dataset_sha256'][:16]}-{pool}")
     if not (directory / "meta.json").exists():
         with model.on(job.device):
@@ -130,10 +130,6 @@ def open_features(directory: str | Path) -> Features:
     meta = json.loads((directory / "meta.json").read_text())
     return Features(directory, np.load(directory / "vectors.npy", mmap_mode="r"),
                     np.load(directory / "offsets.npy"), np.load(directory / "missing.npy"), meta)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-80:]
 
 
 def _build(model, sentences, select, key, directory, max_tokens, batch_size, progress, job):

@@ -2,7 +2,6 @@
 
 Dequantizing a GGUF takes tens of seconds, so it happens once per file: the folder is keyed by the file's sha256.
 """
-import hashlib
 import json
 import shutil
 import tempfile
@@ -10,17 +9,10 @@ from pathlib import Path
 
 from .errors import ExplorerError
 from .paths import CACHE as _CACHE
+from .paths import file_sha256
 
 CACHE = _CACHE / "gguf"
 SOURCE = "gguf.json"  # in each converted folder: which file it came from
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def convert(gguf_path: str | Path, cache: Path | None = None) -> Path:
@@ -31,7 +23,7 @@ def convert(gguf_path: str | Path, cache: Path | None = None) -> Path:
     with open(path, "rb") as f:
         if f.read(4) != b"GGUF":
             raise ExplorerError(f"{path} is not a GGUF file (it does not start with 'GGUF')")
-    digest = sha256(path)
+    digest = file_sha256(path)
     folder = (cache or CACHE) / digest[:16]
     if _source(folder).get("sha256") == digest:
         return folder

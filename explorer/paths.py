@@ -1,4 +1,5 @@
 """Where things live: the checkout, the user's own folder ($LT_HOME) and its caches, and the shared datasets."""
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -35,3 +36,17 @@ def _card_title(card: Path) -> str | None:
         return None
     title = next((line[2:].strip() for line in lines if line.startswith("# ")), "")
     return title if title and len(title) < 60 and " " not in title else None
+
+
+def file_sha256(path: str | Path) -> str:
+    """A file's SHA-256, read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def safe_name(name: str) -> str:
+    """A model or run name as a file name: letters, digits and -_. kept, the rest _, at most its last 80."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-80:]

@@ -11,6 +11,7 @@ from conftest import SHARED_DATA, shared_data
 from explorer.cli import main
 from explorer.data import corpus
 from explorer.errors import ExplorerError
+from explorer.paths import file_sha256
 
 
 def test_a_file_without_a_last_newline_and_with_bad_utf8_is_read(tmp_path):
@@ -67,12 +68,12 @@ def test_the_shipped_corpus_holds_exactly_the_allowed_sources(built):
     assert set(files) - {f for f in files if f.startswith("gutenberg")} == {
         "wikitext2_v1/valid.txt", "semcor30_wn30/semcor.data.xml", "ud_english_ewt/en_ewt-ud-train.conllu"}
     for source in manifest["sources"]:  # the recorded checksums are the files'
-        assert source["sha256"] == corpus.sha256_file(SHARED_DATA / source["file"])
+        assert source["sha256"] == file_sha256(SHARED_DATA / source["file"])
         assert source["lines"] > 0 and source["tokens"] > source["lines"]
     total = sum(s["lines"] for s in manifest["sources"])
     assert manifest["train"]["lines"] + manifest["valid"]["lines"] == total
     assert manifest["valid"]["lines"] == total // 50
-    assert manifest["train"]["sha256"] == corpus.sha256_file(built / "train.txt")
+    assert manifest["train"]["sha256"] == file_sha256(built / "train.txt")
 
 
 def test_each_source_is_running_text_without_markup(built):

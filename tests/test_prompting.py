@@ -273,7 +273,7 @@ def test_fewshot_cli(tmp_path, capsys):
     model_dir = make_tiny("gpt2", 1).save(tmp_path / "gpt2-small")
     out = tmp_path / "run"
     code = main(["fewshot", "--task", "retrieval", "--model", str(model_dir), "--model", str(model_dir),
-                 "--k", "0,2", "--seeds", "2", "--queries", "4", "--out", str(out)])
+                 "--k", "0,2", "--seeds", "2", "--queries", "4", "--induction", "--out", str(out)])
     assert code == 0
     import pandas as pd
 
@@ -282,6 +282,8 @@ def test_fewshot_cli(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["task"] == "retrieval" and config["ks"] == [0, 2] and config["seeds"] == [0, 1]
     assert (out / "accuracy.html").exists() and "retrieval" in capsys.readouterr().out
+    assert {"induction_loss.html", "induction_heads_gpt2-small.html"} <= {p.name for p in out.iterdir()}
+    assert config["induction"] and len(pd.read_csv(out / "icl_score.csv")) == 2
 
     bert_dir = make_tiny("bert", 1).save(tmp_path / "bert-small")
     assert main(["fewshot", "--task", "retrieval", "--model", str(bert_dir), "--out", str(out)]) == 2

@@ -19,6 +19,7 @@ from ..errors import ExplorerError
 
 FIGURE_FORMATS = ("html", "png", "svg", "json")
 DATA_FORMATS = ("json", "csv", "npz")
+PNG_SIZE = dict(width=1000, height=560)  # every figure a command or a result folder writes as PNG
 
 
 def _image_error(fmt: str, e: Exception) -> ExplorerError:
@@ -115,20 +116,21 @@ def save_data(data, path) -> Path:
     return path
 
 
-def save_figures(figures: dict[str, go.Figure], directory, formats=("html",)) -> list[Path]:
-    """Write named figures to ``directory`` in each format; PNG/SVG share one browser start."""
+def save_figures(figures: dict[str, go.Figure], directory, png: bool = False) -> str:
+    """Each named figure as HTML (write_html) and, with ``png``, as a PNG of PNG_SIZE, all in one browser start.
+    Returns what became of the PNGs: "written", "not asked" or "skipped: why" (kaleido needs a headless Chromium;
+    the HTML figures are complete without them)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt in formats:
-        paths = [directory / f"{name}.{_format(Path('x.' + fmt), FIGURE_FORMATS)}" for name in figures]
-        if fmt in ("png", "svg"):
-            try:
-                pio.write_images(list(figures.values()), paths, format=fmt, scale=2 if fmt == "png" else 1)
-            except Exception as e:
-                raise _image_error(fmt, e) from None
-        else:
-            for fig, path in zip(figures.values(), paths):
-                path.write_bytes(figure_bytes(fig, fmt))
-        written += paths
-    return written
+    for name, fig in figures.items():
+        write_html(fig, directory / f"{name}.html")
+    if not png or not figures:
+        return "not asked"
+    paths = [directory / f"{name}.png" for name in figures]
+    try:
+        pio.write_images(list(figures.values()), paths, format="png", **PNG_SIZE)
+    except Exception as e:
+        for path in paths:
+            path.unlink(missing_ok=True)
+        return f"skipped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return "written"

@@ -45,8 +45,9 @@ from torch import nn
 from ..data.conllu import TaggedSentence, tagset_name
 from ..errors import ExplorerError
 from ..families.base import Model
-from .export import write_html
+from .export import save_figures
 from ..features import Features, extract_features, model_fingerprint
+from ..paths import file_sha256
 
 COLUMNS = ["model", "layer", "task", "metric", "value", "n"]
 
@@ -897,14 +898,6 @@ def _color(i: int) -> str:
     return palette[i % len(palette)]
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def run_config(task: str, models: list[Model], data: dict[str, str | Path], settings: ProbeSettings,
                **extra) -> dict:
     """Everything needed to repeat a run: model ids and weight hashes, data files and their sha256, settings."""
@@ -929,7 +922,7 @@ def save_run(out: str | Path, results: pd.DataFrame, figures: dict, config: dict
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     try:
         results.to_csv(tmp / "results.csv", index=False)
-        config = dict(config, figures=sorted(figures), png=_write_figures(figures, tmp, png))
+        config = dict(config, figures=sorted(figures), png=save_figures(figures, tmp, png))
         (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -941,20 +934,3 @@ def save_run(out: str | Path, results: pd.DataFrame, figures: dict, config: dict
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return config
-
-
-def _write_figures(figures: dict, folder: Path, png: bool) -> str:
-    """HTML always (export.write_html: one plotly.js beside the result folders, so it works offline); PNG if kaleido
-    renders."""
-    for name, fig in figures.items():
-        write_html(fig, folder / f"{name}.html")
-    if not png or not figures:
-        return "not asked"
-    try:
-        for name, fig in figures.items():
-            fig.write_image(folder / f"{name}.png", width=1000, height=560)
-    except Exception as e:  # kaleido needs a headless Chromium; HTML figures are complete without it
-        for f in folder.glob("*.png"):
-            f.unlink()
-        return f"skipped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-    return "written"

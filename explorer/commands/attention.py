@@ -60,11 +60,15 @@ def run(args):
     }
     if flow is not None:
         figures["flow"] = A.flow_figure(flow, trace.tokens, model.name)
-    written += save_figures(figures, out, ("html", "png") if args.png else ("html",))
+    png = save_figures(figures, out, args.png)
+    exts = ("html", "png") if png == "written" else ("html",)
+    written += [out / f"{name}.{ext}" for name in figures for ext in exts]
     print(f"{model.name}: {len(trace.tokens)} tokens, {n_layers} layers x {att.shape[1]} heads"
           + (" [input truncated]" if trace.truncated else ""))
     if no_flow:
         print(f"attention flow skipped: {no_flow}")
+    if png.startswith("skipped"):
+        print(f"PNG figures {png}")
     for column in ("previous_token", "to_first", "induction"):
         if column in scores:
             best = scores.loc[scores[column].idxmax()]

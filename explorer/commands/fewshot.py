@@ -47,6 +47,7 @@ def _run(args, out, task, template, instruction, models):
     import sys
     import warnings
 
+    from ..analysis.export import save_figures
     from ..analysis.prompting import accuracy_curve, curve_figure, shot_ladder
     from ..errors import TruncationWarning
 
@@ -63,7 +64,10 @@ def _run(args, out, task, template, instruction, models):
     curve.table.to_csv(out / "results.csv", index=False)
     curve.predictions.to_csv(out / "predictions.csv", index=False)
     fig = curve_figure(curve.table, task.chance)
-    written = _write_figure(fig, out / "accuracy")
+    png = save_figures(dict(accuracy=fig), out, png=True)
+    if png != "written":
+        print(f"note: PNG {png}")
+    written = ["accuracy.html"] + (["accuracy.png"] if png == "written" else [])
     config = dict(task=task.name, description=task.description, label_mode=task.label_mode,
                   labels=list(task.labels) if task.labels else None, models=[m.name for m in models],
                   ks=ks, seeds=list(range(args.seeds)), queries=args.queries, instruction=instruction,
@@ -135,37 +139,18 @@ def _parse_ks(text):
     return ks
 
 
-def _write_figure(fig, stem):
-    """HTML always; PNG when kaleido can drive a local browser (it needs no network)."""
-    from ..analysis.export import write_html
-
-    write_html(fig, f"{stem}.html")
-    try:
-        fig.write_image(f"{stem}.png", width=900, height=550)
-    except Exception as e:  # kaleido failures vary by platform (no browser, sandbox): the HTML still stands
-        print(f"note: PNG not written ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
-        return [f"{stem.name}.html"]
-    return [f"{stem.name}.html", f"{stem.name}.png"]
-
-
 def _induction(models, out):
     import pandas as pd
 
-    from ..analysis.export import write_html
+    from ..analysis.export import save_figures
     from ..analysis.induction import analyse, heads_figure, heads_table, loss_figure, summary
+    from ..paths import safe_name
 
     results = [analyse(m) for m in models]
     pd.concat([heads_table(r) for r in results]).to_csv(out / "induction.csv", index=False)
     table = summary(results)
     table.to_csv(out / "icl_score.csv", index=False)
-    write_html(loss_figure(results), out / "induction_loss.html")
-    for r in results:
-        write_html(heads_figure(r), out / f"induction_heads_{_safe(r.model)}.html")
+    save_figures(dict(induction_loss=loss_figure(results),
+                      **{f"induction_heads_{safe_name(r.model)}": heads_figure(r) for r in results}), out)
     print(table.round(3).to_string(index=False))
     return table.to_dict(orient="records")
-
-
-def _safe(name):
-    import re
-
-    return re.sub(r"[^\w.-]+", "_", name)

@@ -5,7 +5,6 @@ A corpus is plain text, one sentence (or paragraph) per line. A *built* corpus i
 any other file or folder of ``.txt`` files is read as it is and a validation slice is held out here.
 No torch here: the CLI's ``corpus`` command imports this module.
 """
-import hashlib
 import json
 import os
 import re
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ExplorerError
-from ..paths import LT_HOME
+from ..paths import LT_HOME, file_sha256
 
 VALID_EVERY = 50  # every 50th line is held out for validation
 CACHE = LT_HOME / "corpora"
@@ -71,14 +70,6 @@ class Corpus:
     manifest: dict = field(default_factory=dict)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def n_tokens(lines: list[str]) -> int:
     """Whitespace tokens: the corpus-level count that does not depend on any model's tokenizer."""
     return sum(len(line.split()) for line in lines)
@@ -123,7 +114,7 @@ def split_validation(lines: list[str], every: int = VALID_EVERY) -> tuple[list[s
 
 
 def _file_entry(path: Path, lines: list[str], name: str | None = None) -> dict:
-    return dict(name=name or path.name, file=str(path), sha256=sha256_file(path), lines=len(lines), tokens=n_tokens(lines))
+    return dict(name=name or path.name, file=str(path), sha256=file_sha256(path), lines=len(lines), tokens=n_tokens(lines))
 
 
 def load_corpus(path: str | Path, valid_every: int = VALID_EVERY) -> Corpus:
@@ -160,7 +151,7 @@ def _load_built(folder: Path) -> Corpus:
         if not parts[split]:
             raise ExplorerError(f"{file} is empty: rebuild the corpus with `python -m explorer corpus build`")
         expected = manifest.get(split, {}).get("sha256")
-        if expected and sha256_file(file) != expected:
+        if expected and file_sha256(file) != expected:
             raise ExplorerError(f"{file} differs from its manifest (sha256): rebuild the corpus")
     return Corpus(parts["train"], parts["valid"], manifest)
 
@@ -172,7 +163,7 @@ def fetch(url: str, sha256: str, cache_dir: str | Path = CACHE, filename: str | 
     cache_dir = Path(cache_dir).expanduser()
     target = cache_dir / (filename or url.rstrip("/").rsplit("/", 1)[-1])
     if target.exists():
-        if sha256_file(target) == sha256:
+        if file_sha256(target) == sha256:
             return target
         target.unlink()  # a corrupted or stale copy: fetch it again
     try:
@@ -188,7 +179,7 @@ def fetch(url: str, sha256: str, cache_dir: str | Path = CACHE, filename: str | 
         part.unlink(missing_ok=True)
         raise ExplorerError(f"could not download {url} ({e}). Offline? Download it elsewhere and put it at {target}, "
                             f"or set {MIRROR_ENV} to a folder laid out like ../shared/data") from None
-    got = sha256_file(part)
+    got = file_sha256(part)
     if got != sha256:
         part.unlink()
         raise ExplorerError(f"{url} has sha256 {got}, expected {sha256}: the file changed upstream or the download "
@@ -299,7 +290,7 @@ def build_shipped_corpus(data_dir: str | Path, out: str | Path, valid_every: int
                         excluded="EWT dev/test and the WSD evaluation sets (probe test data)")
         for split, split_lines in (("train", train), ("valid", valid)):
             _write_atomic(out / f"{split}.txt", "\n".join(split_lines) + "\n")
-            manifest[split] = dict(file=f"{split}.txt", sha256=sha256_file(out / f"{split}.txt"),
+            manifest[split] = dict(file=f"{split}.txt", sha256=file_sha256(out / f"{split}.txt"),
                                    lines=len(split_lines), tokens=n_tokens(split_lines))
         _write_atomic(out / "manifest.json", json.dumps(manifest, indent=2))
     except OSError as e:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..features import _safe
+from ..paths import safe_name
 from . import modes
 from .data import TaskData
 from .network import TrainSettings
@@ -65,5 +65,5 @@ def _cell(task, model, mode, n, seed, settings, save, out) -> list:
     run = getattr(modes, mode)
     if mode == "features":
         return [run(model, task, n, seed, settings)]
-    folder = out / CHECKPOINTS / f"{_safe(model.name)}-{mode}-n{n or 'all'}-s{seed}" if save else None
+    folder = out / CHECKPOINTS / f"{safe_name(model.name)}-{mode}-n{n or 'all'}-s{seed}" if save else None
     return [run(model, task, n, seed, settings, save=folder)]
