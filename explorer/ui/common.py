@@ -395,3 +395,13 @@ def downloads(key: str, fig=None, data=None, name: str = "result") -> None:
 _WHAT = {"png": " image", "svg": " image", "html": " (interactive)", "csv": " data", "json": " data"}
 _MIME = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html", "csv": "text/csv",
          "json": "application/json"}
+
+
+def job_just_ended(state: str, folder: Path, key: str) -> bool:
+    """For a fragment watching a background job in ``folder``: True once, on the first poll after it stopped
+    running (the page then redraws its buttons); ``key`` names the watcher in the session."""
+    if state == "running":
+        st.session_state[key] = str(folder)
+        return False
+    return st.session_state.pop(key, None) == str(folder)
+

@@ -123,9 +123,7 @@ def runs_section():
 @st.fragment(run_every=2)
 def run_view(out: Path):
     state = training.runs.status(out)
-    if state == "running":
-        st.session_state["train-was-running"] = str(out)
-    elif st.session_state.pop("train-was-running", None) == str(out):
+    if common.job_just_ended(state, out, "train-was-running"):
         if state == "finished":
             common.add_model(str(out))
         st.rerun(scope="app")  # the run ended: refresh the picker and the buttons

@@ -180,9 +180,7 @@ BADGES = {"running": ("running", "blue"), "finished": ("finished", "green"), "st
 @st.fragment(run_every=3)
 def sweep_view(out: Path):
     state = transfer.sweeps.status(out)
-    if state == "running":
-        st.session_state["gain-was-running"] = str(out)
-    elif st.session_state.pop("gain-was-running", None) == str(out):
+    if common.job_just_ended(state, out, "gain-was-running"):
         st.rerun(scope="app")  # it ended: redraw the buttons
     badge, colour = BADGES[state]
     cols = st.columns([1, 1, 4])
