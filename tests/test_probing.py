@@ -635,7 +635,9 @@ def test_probe_cli_names_the_dev_chosen_layer_for_word_senses(task, metric, tmp_
     assert code == 0
     chosen = capsys.readouterr().out.split("per layer:")[0]
     assert "chosen on dev" in chosen and f"tiny-gpt {task}/demo" in chosen and f"dev {metric}" in chosen
-    [s] = json.loads((out / "config.json").read_text())["summary"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["settings"]["mix"] is False  # WiC has no scalar mix, WSD's was switched off
+    [s] = config["summary"]
     assert s["metric"] == metric and s["best_layers"] and set(map(int, s[f"test_{metric}"])) == set(s["best_layers"])
     df = pd.read_csv(out / "results.csv")
     assert {f"dev_{metric}", f"{metric}_ci_low", f"{metric}_ci_high", "best_layer"} <= set(df.metric)

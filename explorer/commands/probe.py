@@ -112,7 +112,7 @@ def run(args):
     from ..zoo import load
 
     settings = probing.ProbeSettings(
-        mlp_hidden=_opt(args, "mlp", 0), mix=not _opt(args, "no_mix", False), seed=args.seed,
+        mlp_hidden=_opt(args, "mlp", 0), mix=hasattr(args, "no_mix") and not args.no_mix, seed=args.seed,
         dev_fraction=_opt(args, "dev_fraction", 0.1), l2_grid=tuple(_opt(args, "l2_grid", ())),
         tie_tolerance=_opt(args, "tie_tolerance", 0.0), bootstrap=_opt(args, "bootstrap", 1000),
         codelength=_opt(args, "codelength", False), conditional=_opt(args, "conditional", "")).check()
