@@ -61,7 +61,7 @@ def read(task: str, train=None, test=None, *, dev=None, train_limit: int | None 
         columns = dict(word_col=word_col, tag_col=tag_col)
         return ProbeData(task, conllu.read_pos_file(files["train"], train_limit, **columns),
                          conllu.read_pos_file(files["test"], test_limit, **columns), files, name,
-                         dev=conllu.read_pos_file(dev, **columns) if dev else None, train_limit=train_limit,
+                         dev=conllu.read_pos_file(files["dev"], **columns) if dev else None, train_limit=train_limit,
                          test_limit=test_limit, **columns)
     if task == "wsd":
         files |= dict(wordnet=Path(wordnet)) if wordnet else {}
