@@ -1,4 +1,4 @@
-"""Feature extraction speed: tokens/s of the old path, the new one and a plain forward, per model, against the bound.
+"""Feature extraction speed: tokens/s of the old path, the new one, trace_batch and a plain forward, per model, against the bound.
 
 For each shipped tiny model and the real MiniLM, over the first N EWT training sentences (default 1000):
 - old: the path before issue 15: batches of 32 sentences sorted by characters, the full model with its LM head
@@ -7,6 +7,8 @@ For each shipped tiny model and the real MiniLM, over the first N EWT training s
   new one (once per distinct word), so its gain here is understated;
 - new: extract_features end to end into a fresh cache (token-budget batches, base network, sdpa where the
   family can switch, rows gathered and written per batch);
+- trace_batch: Model.trace_batch over the same token-budget batches, hidden states only (tokenising inside, as
+  a user's call does): the goal's measure;
 - plain: the base network alone (transformers AutoModel with sdpa where supported; ELMo's own network without
   its softmax) over the same token-budget batches, inputs tokenised beforehand: the ceiling for this machine.
 The bound: this machine's float32 matmul rate (1024 x 1024, measured between the rounds, the best kept) over
@@ -73,10 +75,13 @@ def new_path(model, sentences, max_tokens):
     extract_features(model, sentences, max_tokens=max_tokens, device="cpu", cache_dir=tempfile.mkdtemp())
 
 
-def plain_inputs(model, folder, sentences, max_tokens):
-    """The plain network read from ``folder`` and its inputs, batched as the new path batches them (tokenised
-    here, not timed)."""
-    batches = [[sentences[i] for i in b] for b in _batches(model.token_counts(sentences), max_tokens, None)]
+def token_budget_batches(model, sentences, max_tokens):
+    """The sentences batched as the new path batches them."""
+    return [[sentences[i] for i in b] for b in _batches(model.token_counts(sentences), max_tokens, None)]
+
+
+def plain_inputs(model, folder, batches):
+    """The plain network read from ``folder`` and its inputs for ``batches`` (tokenised here, not timed)."""
     if not isinstance(model, HFModel):
         return lambda chars, mask: model.net(chars, mask, with_logits=False), [char_ids(b) for b in batches]
     from transformers import AutoModel
@@ -98,11 +103,13 @@ def timed(run) -> float:
 @torch.no_grad()
 def measure(model, folder, sentences, max_tokens, repeat) -> tuple[dict, float]:
     """The model's row (rates, no bound yet) and the best matmul rate seen between its rounds."""
-    net, inputs = plain_inputs(model, folder, sentences, max_tokens)
+    batches = token_budget_batches(model, sentences, max_tokens)
+    net, inputs = plain_inputs(model, folder, batches)
     old_path(model, sentences[:40])  # warm-up
     new_path(model, sentences[:40], max_tokens)
     net(*inputs[0])
     runs = dict(old=lambda: old_path(model, sentences), new=lambda: new_path(model, sentences, max_tokens),
+                trace_batch=lambda: [model.trace_batch(b, batch_size=len(b)) for b in batches],
                 plain=lambda: [net(*x) for x in inputs])
     seconds, gflops = dict.fromkeys(runs, float("inf")), 0.0
     for _ in range(repeat):  # the paths take turns, each keeping its fastest round: a busy machine slows all alike
@@ -122,7 +129,7 @@ def main():
     parser.add_argument("--limit", type=int, default=1000, help="first N EWT training sentences")
     parser.add_argument("--max-tokens", type=int, default=4096, help="the new path's padded positions per batch")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds of the three paths; each keeps its fastest")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the four paths; each keeps its fastest")
     parser.add_argument("--model", action="append", help="model name or path (repeat); default: tiny + MiniLM")
     args = parser.parse_args()
     if args.threads:
@@ -140,7 +147,7 @@ def main():
         rows.append(row)
         gflops = max(gflops, seen)
         print(f"{row['model']:>16}: tokens/s old {row['tokens_per_s']['old']:>6} new {row['tokens_per_s']['new']:>6} "
-              f"plain {row['tokens_per_s']['plain']:>6}  new/old {row['new_over_old']}x  of plain {row['of_plain']}",
+              f"trace_batch {row['tokens_per_s']['trace_batch']:>6} plain {row['tokens_per_s']['plain']:>6}  new/old {row['new_over_old']}x  of plain {row['of_plain']}",
               flush=True)
     print(f"matmul float32 (best seen): {gflops:.1f} GFLOP/s on {torch.get_num_threads()} threads")
     for row in rows:  # against the machine's best rate, as the times are each path's best

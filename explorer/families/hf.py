@@ -74,14 +74,14 @@ class HFModel(Model):
         return [min(n, self.max_len) for n in self._full_lengths(make_items(inputs))]
 
     def _encode(self, items: list[Item]):
-        texts, pairs = self._texts(items)
-        full = self._full_lengths(items)
-        truncated = [n > self.max_len for n in full]
+        """The padded batch and which inputs lost tokens to the context (one tokenizer pass; counted again only
+        when something was cut, for the warning)."""
+        enc = self.tokenizer(*self._texts(items), truncation=True, max_length=self.max_len, padding=True,
+                             return_tensors="pt")
+        truncated = [bool(e.overflowing) for e in enc.encodings]
         if any(truncated):
-            n = max(full)
+            n = max(self._full_lengths(items))
             warnings.warn(f"input of {n} tokens cut to {self.name}'s context of {self.max_len}", TruncationWarning)
-        enc = self.tokenizer(texts, pairs, truncation=True, max_length=self.max_len, padding=True,
-                             return_offsets_mapping=True, return_special_tokens_mask=True, return_tensors="pt")
         return enc, truncated
 
     def _network_kwargs(self, enc) -> dict:
@@ -92,8 +92,8 @@ class HFModel(Model):
     @staticmethod
     def _word_ids(enc, b: int, n: int, item: Item) -> list[int | None]:
         """Input ``b``'s token -> word index over its ``n`` real tokens."""
-        return align(enc["offset_mapping"][b, :n].tolist(), enc.sequence_ids(b)[:n],
-                     enc["special_tokens_mask"][b, :n].tolist(), item)
+        e = enc.encodings[b]
+        return align(e.offsets[:n], e.sequence_ids[:n], e.special_tokens_mask[:n], item)
 
     @torch.no_grad()
     def _run(self, items, attentions, logits):
@@ -115,7 +115,7 @@ class HFModel(Model):
             words, word_ids = _keep_present(item.words, self._word_ids(enc, b, n, item))
             traces.append(Trace(
                 model=self.name, family=self.family,
-                tokens=self.tokenizer.convert_ids_to_tokens(ids.tolist()),
+                tokens=enc.encodings[b].tokens[:n],
                 words=words, word_ids=word_ids, input_ids=ids,
                 hidden=torch.stack([h[b, :n] for h in out.hidden_states]),  # one copy, of this input's tokens
                 attentions=att[:, b, :, :n, :n].clone() if att is not None else None,
