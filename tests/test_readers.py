@@ -9,8 +9,8 @@ from conftest import shared_data
 from explorer.data.conllu import (DEMO_POS_TEST, DEMO_POS_TRAIN, read_columns, read_conllu, read_pos_file,
                                   read_ptb_pos, read_tagged_text)
 from explorer.data.wic import pairs_from_senses, read_wic
-from explorer.data.senses import (DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, _scan_entries, read_sense_file, read_senseval,
-                               read_wsd_xml, wordnet_first_senses)
+from explorer.data.senses import (DEMO_SENSES_TEST, DEMO_SENSES_TRAIN, SenseInstance, SenseSentence, _scan_entries,
+                                  read_sense_file, read_senseval, read_wsd_xml, wordnet_first_senses)
 from explorer.errors import ExplorerError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -333,3 +333,13 @@ def test_pairs_from_senses_are_balanced_and_correctly_labelled():
     sense_of = {(tuple(s.words), inst.start): inst.keys[0] for s in sentences for inst in s.instances}
     for p in pairs:
         assert (sense_of[(p.words1, p.index1)] == sense_of[(p.words2, p.index2)]) == p.same
+
+
+def test_pairs_from_senses_draw_a_frequent_lemmas_pairs_among_a_sample_of_its_contexts():
+    # 3,000 contexts of one lemma, two senses: all their pairs would be 4.5 million; a sample of 48 gives the dozen
+    sentences = [SenseSentence(str(i), ["the", "bank", str(i)],
+                               [SenseInstance(str(i), "bank", "NOUN", 1, 2, (f"bank%{i % 2}",))]) for i in range(3000)]
+    pairs = pairs_from_senses(sentences, per_lemma=12, contexts_per_lemma=48)
+    assert len(pairs) == 12 and sum(p.same for p in pairs) == 6
+    assert all(p.same == (int(p.words1[2]) % 2 == int(p.words2[2]) % 2) for p in pairs)
+    assert pairs == pairs_from_senses(sentences, per_lemma=12)  # seeded

@@ -418,15 +418,23 @@ def wic_probe(model: Model, train: list[WicPair], test: list[WicPair], *, name: 
 
 
 def _pair_similarities(model, pairs: list[WicPair], pool, cache_dir, progress) -> np.ndarray:
-    """[n_layers + 1, n_pairs] cosine between each pair's two target vectors."""
-    sentences = [list(w) for p in pairs for w in (p.words1, p.words2)]
-    select = [[i] for p in pairs for i in (p.index1, p.index2)]
-    feats = extract_features(model, sentences, pool=pool, select=select, cache_dir=cache_dir, progress=progress)
+    """[n_layers + 1, n_pairs] cosine between each pair's two target vectors. Each distinct sentence is traced once,
+    for all its targets (a context shared by several pairs, as SemCor's are, is not traced again)."""
+    targets: dict[tuple, dict[int, None]] = {}  # sentence -> its target word indices, in first-seen order
+    for p in pairs:
+        for words, index in ((p.words1, p.index1), (p.words2, p.index2)):
+            targets.setdefault(words, {})[index] = None
+    feats = extract_features(model, [list(w) for w in targets], pool=pool, select=[list(t) for t in targets.values()],
+                             cache_dir=cache_dir, progress=progress)
     if feats.missing.any():
         raise ExplorerError(f"{int(feats.missing.sum())} target words fall outside {model.name}'s context: "
                             "shorten those sentences")
+    row = {(words, index): feats.offsets[s] + j for s, (words, indices) in enumerate(targets.items())
+           for j, index in enumerate(indices)}
+    first = np.array([row[p.words1, p.index1] for p in pairs])
+    second = np.array([row[p.words2, p.index2] for p in pairs])
     out = []
     for layer in range(feats.n_layers):
         x = feats.layer(layer)
-        out.append(nn.functional.cosine_similarity(x[0::2], x[1::2], dim=-1).numpy())
+        out.append(nn.functional.cosine_similarity(x[first], x[second], dim=-1).numpy())
     return np.stack(out)

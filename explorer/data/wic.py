@@ -67,8 +67,11 @@ def _pair(line, label, path, number, gold, gold_number) -> WicPair:
     return WicPair(lemma, pos, w1, i1, w2, i2, label == "T")
 
 
-def pairs_from_senses(sentences: list[SenseSentence], per_lemma: int = 12, seed: int = 0) -> list[WicPair]:
-    """Balanced WiC-style pairs from sense-labelled contexts: same sense -> T, different -> F."""
+def pairs_from_senses(sentences: list[SenseSentence], per_lemma: int = 12, seed: int = 0,
+                      contexts_per_lemma: int = 48) -> list[WicPair]:
+    """Balanced WiC-style pairs from sense-labelled contexts: same sense -> T, different -> F, up to ``per_lemma``
+    a lemma, drawn among at most ``contexts_per_lemma`` of its contexts (a seeded sample): SemCor has lemmas with
+    thousands of contexts, whose every pair would take millions of pairs and gigabytes to choose a dozen."""
     rng = random.Random(seed)
     by_lemma: dict[tuple, list] = {}
     for s in sentences:
@@ -76,6 +79,8 @@ def pairs_from_senses(sentences: list[SenseSentence], per_lemma: int = 12, seed:
             by_lemma.setdefault((inst.lemma, inst.pos), []).append((s, inst))
     pairs = []
     for (lemma, pos), contexts in sorted(by_lemma.items()):
+        if len(contexts) > contexts_per_lemma:
+            contexts = rng.sample(contexts, contexts_per_lemma)
         groups = {True: [], False: []}
         for (s1, a), (s2, b) in itertools.combinations(contexts, 2):
             same = bool(set(a.keys) & set(b.keys))
