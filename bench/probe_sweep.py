@@ -215,7 +215,7 @@ def _goals(report: dict) -> str:
 # -- the README section: saved real-data probe runs plus this benchmark -------------------------------
 
 RUNS = dict(pos=RESULTS / "probe-ewt-pos", wsd=RESULTS / "probe-semcor-wsd",
-            information=RESULTS / "probe-ewt-pos-information")
+            information=RESULTS / "probe-ewt-pos-information", wic=RESULTS / "probe-semcor-wic")
 
 
 def probing_report() -> str:
@@ -240,6 +240,7 @@ def probing_report() -> str:
            _wsd_note(wsd, configs["wsd"]), "",
            _cap_note(configs["wsd"], "dev_f1" in set(wsd.metric)), "",
            "F1 of each model's chosen WSD layer on the five parts of ALL:", "", _parts_table(wsd), "",
+           *(_wic(pd.read_csv(runs["wic"] / "results.csv")) if "wic" in runs else []),
            "### Scalar-mix weights (softmax, learned with the probe) -- which layers each task draws on", "",
            _mix_table(pos, wsd), "",
            "### The ELMo ordering: where each task peaks", "", _ordering_table(pos, wsd), "",
@@ -248,6 +249,14 @@ def probing_report() -> str:
     if bench.exists():
         out += ["### Speed and memory (`bench/probe_sweep.py`)", "", bench.read_text()]
     return "\n".join(out)
+
+
+def _wic(wic) -> list[str]:
+    return ["### WiC accuracy per layer (pairs from SemCor -> pairs from Raganato ALL, cosine threshold)", "",
+            _layer_table(wic, "wic/ALL", "accuracy", {}, baselines=("majority_baseline",)), "",
+            "Pairs are drawn from the sense-annotated contexts (`explorer.data.wic.pairs_from_senses`): up to 12 a "
+            "lemma, half same sense, among at most 48 of its contexts; each layer's threshold is fitted on the "
+            "training pairs and the layer chosen on a held-out 10 % of them.", ""]
 
 
 def _cap_note(config: dict, dev: bool = False) -> str:
