@@ -49,6 +49,7 @@ class HFModel(Model):
 
     def __init__(self, net, tokenizer, name, spec, card=None):
         super().__init__(net, tokenizer, name, spec, card)
+        _fuse_tanh_gelu(net)
         cfg = net.config
         self.n_layers, self.n_heads, self.d_model = cfg.num_hidden_layers, cfg.num_attention_heads, cfg.hidden_size
         self.max_len = getattr(cfg, "max_position_embeddings", None) or cfg.n_positions
@@ -272,6 +273,18 @@ class Prefix:
 
         return DynamicCache(ddp_cache_data=[(layer.keys.expand(n, -1, -1, -1), layer.values.expand(n, -1, -1, -1))
                                             for layer in self.cache.layers])
+
+
+def _fuse_tanh_gelu(net: torch.nn.Module) -> None:
+    """transformers' GPT, GPT-2 and GPT-Neo compute the tanh-approximated GELU op by op in Python
+    (NewGELUActivation): a third of a tiny GPT's forward time. torch's fused kernel is the same function (within
+    float32 rounding) at a seventh of the cost; the weights and config stay as they are."""
+    from transformers.activations import NewGELUActivation
+
+    for module in list(net.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, NewGELUActivation):
+                setattr(module, name, torch.nn.GELU(approximate="tanh"))
 
 
 def _head_scores(out) -> torch.Tensor | None:
