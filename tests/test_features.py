@@ -37,6 +37,22 @@ def test_hidden_states_alone_equal_the_full_eager_pass(any_family):
         assert any_family.trace(words=SENTENCES[0]).attentions is not None
 
 
+@pytest.mark.parametrize("name", ["gpt-tiny", "gpt2-tiny", "gpt3-tiny"])
+def test_fused_gelu_gives_the_hidden_states_of_the_network_as_transformers_builds_it(name):
+    """The GPT families run torch's fused tanh GELU instead of transformers' op-by-op one: same states."""
+    from transformers import AutoModel
+    from transformers.activations import NewGELUActivation
+
+    model = load(name)
+    assert not any(isinstance(m, NewGELUActivation) for m in model.net.modules())
+    as_built = AutoModel.from_pretrained(ROOT / "trained" / name, dtype=torch.float32).eval()
+    assert any(isinstance(m, NewGELUActivation) for m in as_built.modules())
+    for trace in model.trace_batch(SENTENCES[:2]):
+        with torch.no_grad():
+            expected = torch.stack(as_built(input_ids=trace.input_ids[None], output_hidden_states=True).hidden_states)
+        torch.testing.assert_close(trace.hidden, expected[:, 0], atol=1e-5, rtol=1e-5)
+
+
 def test_elmo_char_cnn_of_a_batch_equals_each_word_alone():
     encoder = make_tiny("elmo").net.char_encoder
     chars, _ = char_ids(SENTENCES)
