@@ -19,7 +19,7 @@ from ..analysis.probing import label_ids, majority_accuracy, standardiser, word_
 from ..data.tasks import Example, Template
 from ..errors import ExplorerError
 from .data import Row, TaskData, subsample
-from .network import (Classifier, TrainSettings, check_loss, classifier, fit, fresh_twin, save_classifier,
+from .network import (Classifier, TrainSettings, by_length, check_loss, classifier, fit, fresh_twin, save_classifier,
                       update_card)
 from .results import MODES
 
@@ -106,11 +106,12 @@ def features(model, task: TaskData, n: int | None, seed: int, settings: TrainSet
 
 @torch.no_grad()
 def _frozen(clf: Classifier, rows: list[Row], batch_size: int = 64):
-    """Every layer's vectors for every training row, float16 [rows, L+1, d], computed once."""
+    """Every layer's vectors for every training row (every word, for token tasks), float16 [outputs, L+1, d],
+    computed once, in batches of similar length (the head is trained on them in shuffled order)."""
     clf.eval()
     chunks, labels, truncated = [], [], 0
-    for i in range(0, len(rows), batch_size):
-        batch = clf.encode(rows[i:i + batch_size])
+    for batch_rows in by_length(rows, batch_size):
+        batch = clf.encode(batch_rows)
         chunks.append(clf.reps(batch)[0].half())
         labels += batch.labels
         truncated += batch.truncated

@@ -115,8 +115,8 @@ class Classifier(nn.Module):
         """(accuracy, rows scored, inputs truncated); labels unseen in training count as wrong."""
         self.eval()
         correct = total = truncated = 0
-        for i in range(0, len(rows), batch_size):
-            batch = self.encode(rows[i:i + batch_size])
+        for batch_rows in by_length(rows, batch_size):
+            batch = self.encode(batch_rows)
             pred = self.head(self.reps(batch)[0]).argmax(-1).tolist()
             correct += sum(self.classes[p] == t for p, t in zip(pred, batch.labels))
             total, truncated = total + len(batch.labels), truncated + batch.truncated
@@ -145,6 +145,18 @@ def fresh_twin(model, name: str):
 
 
 # -- encoding ----------------------------------------------------------------------------------------------
+
+def row_lengths(rows: list[Row]) -> list[int]:
+    """Each row's length in characters (sentences) or words (token tasks): what batches of similar length sort by."""
+    return [len(r.text) + len(r.text_b or "") for r in rows]
+
+
+def by_length(rows: list[Row], batch_size: int) -> list[list[Row]]:
+    """The rows in batches of similar length, for passes whose order does not matter: little padding (SST-2's
+    phrases run from 1 to 50 words, so batches in file order are mostly padding)."""
+    order = sorted(range(len(rows)), key=row_lengths(rows).__getitem__)
+    return [[rows[j] for j in order[i:i + batch_size]] for i in range(0, len(rows), batch_size)]
+
 
 def encode(model, rows: list[Row], level: str, pool: str, lm: bool = False) -> Batch:
     """Rows as the network reads them, and which positions each output row averages: for a sentence its first
@@ -215,7 +227,7 @@ def fit(clf: Classifier, rows: list[Row], settings: TrainSettings, seed: int) ->
     step = truncated = 0
     bar = tqdm(total=total, desc=f"training {clf.model.name}", unit="step", leave=False, disable=not settings.progress)
     # batches of similar length (shuffled in groups of 50 batches, as transformers' Trainer does): less padding
-    lengths = [len(r.text) + len(r.text_b or "") for r in rows]
+    lengths = row_lengths(rows)
     for epoch in range(settings.epochs):
         order = list(LengthGroupedSampler(settings.batch_size, lengths=lengths, generator=gen))
         for i in range(0, len(rows), settings.batch_size):
