@@ -240,7 +240,7 @@ def probing_report() -> str:
            _wsd_note(wsd, configs["wsd"]), "",
            _cap_note(configs["wsd"], "dev_f1" in set(wsd.metric)), "",
            "F1 of each model's chosen WSD layer on the five parts of ALL:", "", _parts_table(wsd), "",
-           *(_wic(pd.read_csv(runs["wic"] / "results.csv")) if "wic" in runs else []),
+           *(_wic(pd.read_csv(runs["wic"] / "results.csv"), configs["wic"]) if "wic" in runs else []),
            "### Scalar-mix weights (softmax, learned with the probe) -- which layers each task draws on", "",
            _mix_table(pos, wsd), "",
            "### The ELMo ordering: where each task peaks", "", _ordering_table(pos, wsd), "",
@@ -251,12 +251,18 @@ def probing_report() -> str:
     return "\n".join(out)
 
 
-def _wic(wic) -> list[str]:
+def _wic(wic, config: dict) -> list[str]:
+    import inspect
+
+    from explorer.data.wic import pairs_from_senses
+
+    drawn = {k: v.default for k, v in inspect.signature(pairs_from_senses).parameters.items()}
     return ["### WiC accuracy per layer (pairs from SemCor -> pairs from Raganato ALL, cosine threshold)", "",
             _layer_table(wic, "wic/ALL", "accuracy", {}, baselines=("majority_baseline",)), "",
-            "Pairs are drawn from the sense-annotated contexts (`explorer.data.wic.pairs_from_senses`): up to 12 a "
-            "lemma, half same sense, among at most 48 of its contexts; each layer's threshold is fitted on the "
-            "training pairs and the layer chosen on a held-out 10 % of them.", ""]
+            f"Pairs are drawn from the sense-annotated contexts (`explorer.data.wic.pairs_from_senses`): up to "
+            f"{drawn['per_lemma']} a lemma, half same sense, among at most {drawn['contexts_per_lemma']} of its "
+            "contexts; each layer's threshold is fitted on the training pairs and the layer chosen on a held-out "
+            f"{100 * config['settings']['dev_fraction']:.0f} % of them.", ""]
 
 
 def _cap_note(config: dict, dev: bool = False) -> str:
